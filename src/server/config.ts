@@ -1,0 +1,167 @@
+/**
+ * The service configuration: one object, validated once at start. Every setting has an environment variable,
+ * most have a command-line flag, and all can come from an optional JSON config file. Precedence:
+ * flag > environment > config file > default. A bad value stops the service with one line naming the setting.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { AgentexError } from '../common/errors.js';
+
+/** A configuration value was invalid; `setting` names the environment variable (or flag) that was wrong. */
+export class ConfigError extends AgentexError {
+  readonly code = 'CONFIG';
+  readonly fault = 'caller';
+
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const fraction = z.coerce.number().min(0).max(1);
+const url = (protocols: readonly string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.join(' or ')}//`);
+const token = z.string().min(16, 'must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+interface SettingDef<T> {
+  env: string;
+  flag?: string;
+  schema: z.ZodType<T>;
+  default?: T;
+  /** Never printed, never logged. */
+  secret?: boolean;
+  description: string;
+}
+
+function setting<T>(def: SettingDef<T>): SettingDef<T> {
+  return def;
+}
+
+/** Every setting, in the order of the README's configuration table. */
+export const SETTINGS = {
+  host: setting({ env: 'AGENTEX_HOST', flag: '--host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address to listen on' }),
+  port: setting({ env: 'AGENTEX_PORT', flag: '--port', schema: port, default: 8787, description: 'Port to listen on (0 = any free port)' }),
+  databaseUrl: setting({
+    env: 'AGENTEX_DATABASE_URL',
+    flag: '--database-url',
+    schema: url(['postgres:', 'postgresql:']).optional(),
+    secret: true,
+    description: 'Postgres URL for traces and state; unset = embedded SQLite',
+  }),
+  sqlitePath: setting({ env: 'AGENTEX_SQLITE_PATH', flag: '--sqlite-path', schema: z.string().min(1), default: './data/agentex.db', description: 'SQLite file used when no database URL is set' }),
+  redisUrl: setting({ env: 'AGENTEX_REDIS_URL', flag: '--redis-url', schema: url(['redis:', 'rediss:']).optional(), secret: true, description: 'Redis URL for the state cache tier (L2); unset = the database' }),
+  apiToken: setting({ env: 'AGENTEX_API_TOKEN', schema: token.optional(), secret: true, description: 'Bearer token for reads and ingest; unset = generated and printed once at start' }),
+  adminToken: setting({ env: 'AGENTEX_ADMIN_TOKEN', schema: token.optional(), secret: true, description: 'Bearer token for resets and deletions; unset = generated and printed once at start' }),
+  traceTtlDays: setting({ env: 'AGENTEX_TRACE_TTL_DAYS', flag: '--trace-ttl-days', schema: z.coerce.number().positive().max(3650), default: 7, description: 'How long traces are kept' }),
+  sampleRate: setting({ env: 'AGENTEX_SAMPLE_RATE', flag: '--sample-rate', schema: fraction, default: 0.1, description: 'Share of successful traces kept (errors and timeouts are always kept)' }),
+  slowTraceMs: setting({ env: 'AGENTEX_SLOW_TRACE_MS', schema: positiveInt, default: 10_000, description: 'Traces slower than this are always kept' }),
+  labelPrefix: setting({ env: 'AGENTEX_LABEL_PREFIX', schema: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be UPPER_SNAKE_CASE'), default: 'AGENTEX_LABEL_', description: 'Environment variables with this prefix become deployment labels on every trace' }),
+  logLevel: setting({ env: 'AGENTEX_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'Log level (JSON logs on stdout)' }),
+  rateLimit: setting({ env: 'AGENTEX_RATE_LIMIT', schema: positiveInt, default: 600, description: 'Requests per minute per client (token or address)' }),
+  adminRateLimit: setting({ env: 'AGENTEX_ADMIN_RATE_LIMIT', schema: positiveInt, default: 30, description: 'Admin requests per minute per client' }),
+  bodyLimitBytes: setting({ env: 'AGENTEX_BODY_LIMIT_BYTES', schema: positiveInt, default: 5 * 1024 * 1024, description: 'Largest accepted request body (413 above)' }),
+  requestTimeoutMs: setting({ env: 'AGENTEX_REQUEST_TIMEOUT_MS', schema: positiveInt, default: 120_000, description: 'Longest a request may run (agent runs included)' }),
+  shutdownTimeoutMs: setting({ env: 'AGENTEX_SHUTDOWN_TIMEOUT_MS', schema: positiveInt, default: 10_000, description: 'How long shutdown waits for in-flight requests and the trace queue' }),
+  corsOrigins: setting({ env: 'AGENTEX_CORS_ORIGINS', schema: z.string(), default: '', description: 'Comma-separated origins allowed by CORS; empty = CORS off' }),
+  model: setting({ env: 'AGENTEX_MODEL', flag: '--model', schema: z.string().min(1).optional(), description: 'Model name for the agent (default per provider)' }),
+  anthropicApiKey: setting({ env: 'ANTHROPIC_API_KEY', schema: z.string().min(1).optional(), secret: true, description: 'Anthropic API key (enables the Anthropic provider)' }),
+  anthropicBaseUrl: setting({ env: 'ANTHROPIC_BASE_URL', schema: url(['http:', 'https:']), default: 'https://api.anthropic.com', description: 'Anthropic API base URL' }),
+  openaiApiKey: setting({ env: 'OPENAI_API_KEY', schema: z.string().min(1).optional(), secret: true, description: 'OpenAI (or compatible) API key' }),
+  openaiBaseUrl: setting({ env: 'OPENAI_BASE_URL', schema: url(['http:', 'https:']), default: 'https://api.openai.com/v1', description: 'OpenAI-compatible base URL (Ollama, vLLM, llama.cpp...)' }),
+  exaApiKey: setting({ env: 'EXA_API_KEY', schema: z.string().min(1).optional(), secret: true, description: 'Exa search API key' }),
+  exaBaseUrl: setting({ env: 'EXA_BASE_URL', schema: url(['http:', 'https:']), default: 'https://api.exa.ai', description: 'Exa API base URL' }),
+  tavilyApiKey: setting({ env: 'TAVILY_API_KEY', schema: z.string().min(1).optional(), secret: true, description: 'Tavily search API key' }),
+  tavilyBaseUrl: setting({ env: 'TAVILY_BASE_URL', schema: url(['http:', 'https:']), default: 'https://api.tavily.com', description: 'Tavily API base URL' }),
+} as const;
+
+type Settings = typeof SETTINGS;
+/** The validated configuration. */
+export type Config = { [K in keyof Settings]: Settings[K] extends SettingDef<infer T> ? T : never };
+
+export interface LoadConfigInput {
+  env?: Record<string, string | undefined>;
+  /** Flag values by flag name (`--port` → '8080'), as parsed by the CLI. */
+  flags?: Record<string, string | undefined>;
+  /** Path of a JSON file whose keys are setting names (`port`) or environment variable names (`AGENTEX_PORT`). */
+  configFile?: string;
+}
+
+/**
+ * Loads and validates the configuration.
+ * @throws ConfigError naming the first invalid setting (its env var or flag), never echoing a secret value.
+ */
+export function loadConfig({ env = process.env, flags = {}, configFile }: LoadConfigInput = {}): Config {
+  const fileValues = configFile ? readConfigFile(configFile) : {};
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(SETTINGS) as [string, SettingDef<unknown>][]) {
+    let source = def.env;
+    let raw: unknown = undefined;
+    if (def.flag && flags[def.flag] !== undefined) {
+      raw = flags[def.flag];
+      source = def.flag;
+    } else if (env[def.env] !== undefined && env[def.env] !== '') {
+      raw = env[def.env];
+    } else if (fileValues[key] !== undefined || fileValues[def.env] !== undefined) {
+      raw = fileValues[key] ?? fileValues[def.env];
+      source = `${configFile}: ${key}`;
+    }
+    if (raw === undefined) {
+      out[key] = def.default;
+      continue;
+    }
+    const parsed = def.schema.safeParse(raw);
+    if (!parsed.success) {
+      const reason = parsed.error.issues[0]?.message ?? 'invalid value';
+      const shown = def.secret ? '' : ` (got ${JSON.stringify(raw)})`;
+      throw new ConfigError(source, `Invalid ${source}: ${reason}${shown}`);
+    }
+    out[key] = parsed.data;
+  }
+  const config = out as Config;
+  if (config.apiToken && config.adminToken && config.apiToken === config.adminToken) {
+    throw new ConfigError('AGENTEX_ADMIN_TOKEN', 'Invalid AGENTEX_ADMIN_TOKEN: must differ from AGENTEX_API_TOKEN');
+  }
+  return config;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ConfigError('--config', `Config file ${path} is not valid JSON`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError('--config', `Config file ${path} must hold a JSON object`);
+  }
+  const known = new Set(Object.entries(SETTINGS).flatMap(([k, d]) => [k, d.env]));
+  for (const key of Object.keys(data)) {
+    if (!known.has(key)) throw new ConfigError('--config', `Unknown setting "${key}" in config file ${path}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** The README's configuration table, generated from {@link SETTINGS} so the two cannot disagree. */
+export function configurationTable(): string {
+  const rows = Object.values(SETTINGS).map((d: SettingDef<unknown>) => {
+    const def = d.default === undefined ? '—' : `\`${JSON.stringify(d.default).replace(/^"|"$/g, '')}\``;
+    return `| \`${d.env}\` | ${d.flag ? `\`${d.flag}\`` : ''} | ${def} | ${d.description} |`;
+  });
+  return ['| Environment variable | Flag | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
