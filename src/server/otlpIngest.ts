@@ -1,0 +1,288 @@
+/**
+ * OTLP/HTTP trace ingest: decodes an `ExportTraceServiceRequest` (JSON encoding) into our trace model.
+ * Spans following the OpenTelemetry GenAI semantic conventions map onto our span kinds:
+ * `gen_ai.operation.name` chat | text_completion | generate_content → `llm`, execute_tool → `tool`,
+ * invoke_agent | create_agent | invoke_workflow → `agent`, embeddings | retrieval → `retrieval`, anything else → `custom`.
+ * Invalid spans are rejected one by one (counted for the OTLP partial-success answer), never the whole request.
+ * Redaction, bounds and sampling are applied afterwards by the tracing core, as for our own traces.
+ */
+import type { AttributeValue, SpanKind, SpanRecord, TraceRecord } from '../trace/model.js';
+
+/** Spans accepted in one request; more are rejected and counted. */
+export const MAX_SPANS_PER_REQUEST = 10_000;
+/** Attributes kept per span; the rest are dropped and counted in `agentex.dropped_attributes`. */
+export const MAX_ATTRIBUTES_PER_SPAN = 128;
+
+export interface DecodedOtlp {
+  traces: TraceRecord[];
+  acceptedSpans: number;
+  rejectedSpans: number;
+  /** First reason a span was rejected, for the partial-success message. */
+  errorMessage: string;
+}
+
+interface OtlpKeyValue {
+  key?: unknown;
+  value?: unknown;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+const ZERO32 = '0'.repeat(32);
+const ZERO16 = '0'.repeat(16);
+
+/** OTLP JSON allows ids as hex (the spec) — some senders use base64 (protobuf JSON mapping): accept both. */
+function normaliseId(value: unknown, bytes: 16 | 8): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const lower = value.toLowerCase();
+  const hexRe = bytes === 16 ? HEX32 : HEX16;
+  if (hexRe.test(lower)) return lower === (bytes === 16 ? ZERO32 : ZERO16) ? null : lower;
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(value)) {
+    const buf = Buffer.from(value, 'base64');
+    if (buf.length === bytes) {
+      const hex = buf.toString('hex');
+      return hex === (bytes === 16 ? ZERO32 : ZERO16) ? null : hex;
+    }
+  }
+  return null;
+}
+
+function anyValue(value: unknown, depth = 0): AttributeValue | undefined {
+  if (value === null || typeof value !== 'object' || depth > 2) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.stringValue === 'string') return v.stringValue;
+  if (typeof v.boolValue === 'boolean') return v.boolValue;
+  if (v.intValue !== undefined) {
+    const n = Number(v.intValue);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  if (v.doubleValue !== undefined) {
+    const n = Number(v.doubleValue);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  if (typeof v.bytesValue === 'string') return `[bytes ${Buffer.from(v.bytesValue, 'base64').length}]`;
+  if (v.arrayValue && typeof v.arrayValue === 'object') {
+    const values = (v.arrayValue as { values?: unknown }).values;
+    if (!Array.isArray(values)) return [];
+    const items = values.slice(0, 64).map((x) => anyValue(x, depth + 1));
+    if (items.every((x) => typeof x === 'string')) return items;
+    if (items.every((x) => typeof x === 'number')) return items;
+    if (items.every((x) => typeof x === 'boolean')) return items;
+    return items.map((x) => (x === undefined ? '' : JSON.stringify(x)));
+  }
+  if (v.kvlistValue && typeof v.kvlistValue === 'object') {
+    const values = (v.kvlistValue as { values?: unknown }).values;
+    return JSON.stringify(attributes(values).attrs);
+  }
+  return undefined;
+}
+
+function attributes(list: unknown): { attrs: Record<string, AttributeValue>; dropped: number } {
+  const attrs: Record<string, AttributeValue> = {};
+  let dropped = 0;
+  if (!Array.isArray(list)) return { attrs, dropped };
+  for (const kv of list as OtlpKeyValue[]) {
+    if (kv === null || typeof kv !== 'object' || typeof kv.key !== 'string' || kv.key === '') continue;
+    const value = anyValue(kv.value);
+    if (value === undefined) continue;
+    if (Object.keys(attrs).length >= MAX_ATTRIBUTES_PER_SPAN) {
+      dropped++;
+      continue;
+    }
+    attrs[kv.key] = value;
+  }
+  return { attrs, dropped };
+}
+
+/** Nanoseconds (string or number, as OTLP JSON sends them) → epoch milliseconds, or null. */
+function nanosToMs(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? value / 1e6 : null;
+  if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) return null;
+  const ns = BigInt(value);
+  if (ns === 0n) return null;
+  return Number(ns / 1000n) / 1000;
+}
+
+function kindOf(attrs: Record<string, AttributeValue>): SpanKind {
+  switch (attrs['gen_ai.operation.name']) {
+    case 'chat':
+    case 'text_completion':
+    case 'generate_content':
+      return 'llm';
+    case 'execute_tool':
+      return 'tool';
+    case 'invoke_agent':
+    case 'create_agent':
+    case 'invoke_workflow':
+      return 'agent';
+    case 'embeddings':
+    case 'retrieval':
+      return 'retrieval';
+    default:
+      return 'custom';
+  }
+}
+
+function str(v: AttributeValue | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+function num(v: AttributeValue | undefined): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+function take(attrs: Record<string, AttributeValue>, key: string): AttributeValue | undefined {
+  const v = attrs[key];
+  delete attrs[key];
+  return v;
+}
+
+interface PendingSpan {
+  traceId: string;
+  span: SpanRecord;
+  resource: Record<string, AttributeValue>;
+  userId?: string;
+  agent?: string;
+}
+
+function decodeSpan(raw: unknown, resource: Record<string, AttributeValue>): PendingSpan | string {
+  if (raw === null || typeof raw !== 'object') return 'span is not an object';
+  const s = raw as Record<string, unknown>;
+  const traceId = normaliseId(s.traceId, 16);
+  if (!traceId) return 'invalid traceId (expected 32 hex characters, not all zero)';
+  const spanId = normaliseId(s.spanId, 8);
+  if (!spanId) return 'invalid spanId (expected 16 hex characters, not all zero)';
+  const parentId = s.parentSpanId === undefined || s.parentSpanId === '' ? null : normaliseId(s.parentSpanId, 8);
+  if (s.parentSpanId !== undefined && s.parentSpanId !== '' && parentId === null) return 'invalid parentSpanId';
+  const startedAt = nanosToMs(s.startTimeUnixNano);
+  if (startedAt === null) return 'invalid startTimeUnixNano';
+  const endedAt = s.endTimeUnixNano === undefined ? null : nanosToMs(s.endTimeUnixNano);
+  if (endedAt !== null && endedAt < startedAt) return 'endTimeUnixNano before startTimeUnixNano';
+  const name = typeof s.name === 'string' && s.name !== '' ? s.name : 'unnamed';
+
+  const { attrs, dropped } = attributes(s.attributes);
+  if (dropped > 0) attrs['agentex.dropped_attributes'] = dropped;
+  const kind = kindOf(attrs);
+  const status = (s.status ?? {}) as { code?: unknown; message?: unknown };
+  const code = status.code === 2 || status.code === 'STATUS_CODE_ERROR' ? 'error' : 'ok';
+
+  let error: SpanRecord['error'];
+  if (code === 'error') {
+    const exception = Array.isArray(s.events)
+      ? (s.events as { name?: unknown; attributes?: unknown }[]).find((e) => e && e.name === 'exception')
+      : undefined;
+    const ex = exception ? attributes(exception.attributes).attrs : {};
+    error = {
+      type: str(ex['exception.type']) ?? str(attrs['error.type']) ?? 'Error',
+      message: str(ex['exception.message']) ?? (typeof status.message === 'string' ? status.message : 'error'),
+    };
+  }
+
+  const input = take(attrs, 'gen_ai.input.messages') ?? take(attrs, 'gen_ai.tool.call.arguments');
+  const output = take(attrs, 'gen_ai.output.messages') ?? take(attrs, 'gen_ai.tool.call.result');
+  const base = {
+    spanId,
+    parentId,
+    name,
+    startedAt,
+    endedAt,
+    durationMs: endedAt === null ? null : endedAt - startedAt,
+    status: endedAt === null ? ('running' as const) : code === 'error' ? ('error' as const) : ('ok' as const),
+    ...(error ? { error } : {}),
+    ...(input !== undefined ? { input } : {}),
+    ...(output !== undefined ? { output } : {}),
+    attributes: attrs,
+  };
+  let span: SpanRecord;
+  if (kind === 'llm') {
+    const finish = attrs['gen_ai.response.finish_reasons'];
+    const inputTokens = num(attrs['gen_ai.usage.input_tokens']);
+    const outputTokens = num(attrs['gen_ai.usage.output_tokens']);
+    span = {
+      ...base,
+      kind,
+      model: str(attrs['gen_ai.response.model']) ?? str(attrs['gen_ai.request.model']),
+      usage: inputTokens !== undefined || outputTokens !== undefined ? { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 } : undefined,
+      stopReason: Array.isArray(finish) ? str(finish[0] as AttributeValue) : str(finish),
+    };
+  } else if (kind === 'tool') {
+    span = { ...base, kind, toolName: str(attrs['gen_ai.tool.name']) };
+  } else {
+    span = { ...base, kind };
+  }
+  const userId = str(attrs['user.id']) ?? str(attrs['enduser.id']) ?? str(resource['user.id']);
+  const agent = str(attrs['gen_ai.agent.name']);
+  return { traceId, span, resource, ...(userId ? { userId } : {}), ...(agent ? { agent } : {}) };
+}
+
+/**
+ * Decodes an OTLP JSON `ExportTraceServiceRequest` into traces (one per trace id in the request).
+ * Throws only when the body is not an OTLP request at all (the caller answers 400).
+ */
+export function decodeOtlpJson(body: unknown): DecodedOtlp {
+  if (body === null || typeof body !== 'object' || !Array.isArray((body as { resourceSpans?: unknown }).resourceSpans)) {
+    throw new TypeError('body must be an ExportTraceServiceRequest with a resourceSpans array');
+  }
+  const byTrace = new Map<string, PendingSpan[]>();
+  let accepted = 0;
+  let rejected = 0;
+  let errorMessage = '';
+  const reject = (why: string, n = 1) => {
+    rejected += n;
+    if (!errorMessage) errorMessage = why;
+  };
+  for (const rs of (body as { resourceSpans: unknown[] }).resourceSpans) {
+    if (rs === null || typeof rs !== 'object') continue;
+    const resource = attributes((rs as { resource?: { attributes?: unknown } }).resource?.attributes).attrs;
+    const scopeSpans = (rs as { scopeSpans?: unknown }).scopeSpans;
+    if (!Array.isArray(scopeSpans)) continue;
+    for (const ss of scopeSpans) {
+      const spans = ss && typeof ss === 'object' ? (ss as { spans?: unknown }).spans : undefined;
+      if (!Array.isArray(spans)) continue;
+      for (const raw of spans) {
+        if (accepted >= MAX_SPANS_PER_REQUEST) {
+          reject(`more than ${MAX_SPANS_PER_REQUEST} spans in one request`);
+          continue;
+        }
+        const decoded = decodeSpan(raw, resource);
+        if (typeof decoded === 'string') {
+          reject(decoded);
+          continue;
+        }
+        accepted++;
+        const list = byTrace.get(decoded.traceId);
+        if (list) list.push(decoded);
+        else byTrace.set(decoded.traceId, [decoded]);
+      }
+    }
+  }
+  const traces: TraceRecord[] = [];
+  for (const [traceId, pending] of byTrace) traces.push(assemble(traceId, pending));
+  return { traces, acceptedSpans: accepted, rejectedSpans: rejected, errorMessage };
+}
+
+function assemble(traceId: string, pending: PendingSpan[]): TraceRecord {
+  const ids = new Set(pending.map((p) => p.span.spanId));
+  const roots = pending.filter((p) => p.span.parentId === null || !ids.has(p.span.parentId));
+  const root = roots.find((p) => p.span.parentId === null) ?? roots[0] ?? pending[0]!;
+  const startedAt = Math.min(...pending.map((p) => p.span.startedAt));
+  const ends = pending.map((p) => p.span.endedAt);
+  const endedAt = ends.every((e) => e !== null) ? Math.max(...(ends)) : null;
+  const anyError = pending.some((p) => p.span.status === 'error');
+  const resource = root.resource;
+  const iterations = pending.filter((p) => p.span.kind === 'llm').length;
+  return {
+    traceId,
+    userId: pending.find((p) => p.userId)?.userId ?? null,
+    agent: pending.find((p) => p.agent)?.agent ?? str(resource['service.name']) ?? null,
+    startedAt,
+    endedAt,
+    durationMs: endedAt === null ? null : endedAt - startedAt,
+    status: endedAt === null ? 'running' : anyError ? 'error' : 'success',
+    iterations,
+    finalOutput: typeof root.span.output === 'string' ? root.span.output : null,
+    metadata: { source: 'otlp', resource },
+    spans: pending.map((p) => p.span),
+    droppedSpans: 0,
+    truncated: false,
+  };
+}
