@@ -146,3 +146,28 @@ describe('decodeOtlpJson', () => {
     expect(d.rejectedSpans).toBe(5);
   });
 });
+
+describe('OTLP protobuf', () => {
+  it('decodes the official protobuf serializer output to the same traces as its JSON output', async () => {
+    const { ProtobufTraceSerializer, JsonTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+    const { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse, decodeOtlpProtobufResponse } = await import('./otlpProto.js');
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const span = provider.getTracer('t').startSpan('chat m', {
+      attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 5, big: 2 ** 40 },
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'bad' });
+    span.end();
+    const spans = exporter.getFinishedSpans();
+    const fromProto = decodeOtlpJson(decodeOtlpProtobufRequest(ProtobufTraceSerializer.serializeRequest(spans)!));
+    const fromJson = decodeOtlpJson(JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans))));
+    expect(fromProto.traces).toEqual(fromJson.traces);
+    expect(fromProto.traces[0]!.spans[0]!.attributes.big).toBe(2 ** 40);
+    expect(fromProto.traces[0]!.status).toBe('error');
+    expect(decodeOtlpProtobufResponse(encodeOtlpProtobufResponse(2, 'invalid traceId'))).toEqual({
+      partialSuccess: { rejectedSpans: '2', errorMessage: 'invalid traceId' },
+    });
+    expect(decodeOtlpProtobufResponse(encodeOtlpProtobufResponse(0, ''))).toEqual({});
+    expect(() => decodeOtlpProtobufRequest(new Uint8Array([0x0a, 0xff, 0xff, 0xff]))).toThrow();
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * OTLP/HTTP protobuf encoding of trace export requests and responses, via protobufjs and a descriptor of the
+ * message subset we read (opentelemetry/proto/collector/trace/v1 and its dependencies). Decoded requests are turned
+ * into the same plain shape as the JSON encoding (ids as base64, 64-bit numbers as strings), so one decoder maps both.
+ */
+import protobuf from 'protobufjs';
+
+const kv = { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } };
+const descriptor = {
+  nested: {
+    otlp: {
+      nested: {
+        ExportTraceServiceRequest: { fields: { resourceSpans: { rule: 'repeated', type: 'ResourceSpans', id: 1 } } },
+        ExportTraceServiceResponse: { fields: { partialSuccess: { type: 'ExportTracePartialSuccess', id: 1 } } },
+        ExportTracePartialSuccess: { fields: { rejectedSpans: { type: 'int64', id: 1 }, errorMessage: { type: 'string', id: 2 } } },
+        ResourceSpans: {
+          fields: {
+            resource: { type: 'Resource', id: 1 },
+            scopeSpans: { rule: 'repeated', type: 'ScopeSpans', id: 2 },
+            schemaUrl: { type: 'string', id: 3 },
+          },
+        },
+        Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 }, droppedAttributesCount: { type: 'uint32', id: 2 } } },
+        ScopeSpans: {
+          fields: {
+            scope: { type: 'InstrumentationScope', id: 1 },
+            spans: { rule: 'repeated', type: 'Span', id: 2 },
+            schemaUrl: { type: 'string', id: 3 },
+          },
+        },
+        InstrumentationScope: {
+          fields: {
+            name: { type: 'string', id: 1 },
+            version: { type: 'string', id: 2 },
+            attributes: { rule: 'repeated', type: 'KeyValue', id: 3 },
+            droppedAttributesCount: { type: 'uint32', id: 4 },
+          },
+        },
+        Span: {
+          fields: {
+            traceId: { type: 'bytes', id: 1 },
+            spanId: { type: 'bytes', id: 2 },
+            traceState: { type: 'string', id: 3 },
+            parentSpanId: { type: 'bytes', id: 4 },
+            flags: { type: 'fixed32', id: 16 },
+            name: { type: 'string', id: 5 },
+            kind: { type: 'int32', id: 6 },
+            startTimeUnixNano: { type: 'fixed64', id: 7 },
+            endTimeUnixNano: { type: 'fixed64', id: 8 },
+            attributes: { rule: 'repeated', type: 'KeyValue', id: 9 },
+            droppedAttributesCount: { type: 'uint32', id: 10 },
+            events: { rule: 'repeated', type: 'Event', id: 11 },
+            droppedEventsCount: { type: 'uint32', id: 12 },
+            droppedLinksCount: { type: 'uint32', id: 14 },
+            status: { type: 'Status', id: 15 },
+          },
+        },
+        Event: {
+          fields: {
+            timeUnixNano: { type: 'fixed64', id: 1 },
+            name: { type: 'string', id: 2 },
+            attributes: { rule: 'repeated', type: 'KeyValue', id: 3 },
+            droppedAttributesCount: { type: 'uint32', id: 4 },
+          },
+        },
+        Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
+        KeyValue: kv,
+        KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
+        ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
+        AnyValue: {
+          oneofs: { value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] } },
+          fields: {
+            stringValue: { type: 'string', id: 1 },
+            boolValue: { type: 'bool', id: 2 },
+            intValue: { type: 'int64', id: 3 },
+            doubleValue: { type: 'double', id: 4 },
+            arrayValue: { type: 'ArrayValue', id: 5 },
+            kvlistValue: { type: 'KeyValueList', id: 6 },
+            bytesValue: { type: 'bytes', id: 7 },
+          },
+        },
+      },
+    },
+  },
+};
+
+const root = protobuf.Root.fromJSON(descriptor);
+const RequestType = root.lookupType('otlp.ExportTraceServiceRequest');
+const ResponseType = root.lookupType('otlp.ExportTraceServiceResponse');
+
+/** Decodes a protobuf ExportTraceServiceRequest. Throws on malformed bytes (the caller answers 400). */
+export function decodeOtlpProtobufRequest(bytes: Uint8Array): unknown {
+  const message = RequestType.decode(bytes);
+  return RequestType.toObject(message, { longs: String, bytes: String, defaults: false, arrays: true });
+}
+
+/** Encodes a protobuf ExportTraceServiceRequest from the plain (JSON-like) shape; used by tests and the load test. */
+export function encodeOtlpProtobufRequest(plain: Record<string, unknown>): Uint8Array {
+  return RequestType.encode(RequestType.fromObject(plain)).finish();
+}
+
+/** Encodes the OTLP response, with partial success when spans were rejected. */
+export function encodeOtlpProtobufResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
+  const body = rejectedSpans > 0 ? { partialSuccess: { rejectedSpans, errorMessage } } : {};
+  return ResponseType.encode(ResponseType.fromObject(body)).finish();
+}
+
+/** Decodes an OTLP protobuf response (used by tests to read our answers as a client would). */
+export function decodeOtlpProtobufResponse(bytes: Uint8Array): { partialSuccess?: { rejectedSpans?: string; errorMessage?: string } } {
+  return ResponseType.toObject(ResponseType.decode(bytes), { longs: String, defaults: false });
+}
