@@ -147,7 +147,7 @@ function anthropicErrorType(status: number): string {
  * Throws {@link InvalidOptionsError} on bad options.
  */
 export async function startAnthropicEmulator(options: ModelEmulatorOptions = {}): Promise<Emulator<ModelReply>> {
-  assertKnownKeys('anthropicEmulator', options, ['apiKey', 'script', 'handler', 'port']);
+  assertKnownKeys('anthropicEmulator', options, ['apiKey', 'script', 'handler', 'port', 'maxRecordedRequests']);
   const { apiKey = 'test-anthropic-key', ...rest } = options;
   if (apiKey === null) throw new InvalidOptionsError('anthropicEmulator.apiKey', 'The Anthropic API always needs a key');
   assertString('anthropicEmulator', 'apiKey', apiKey, 500);
@@ -247,7 +247,9 @@ const FINISH: Record<NonNullable<ModelReply['stopReason']>, string> = {
 };
 
 function openaiError(status: number, message: string, errorType: string | undefined): unknown {
-  const type = errorType ?? (status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error');
+  // The shared server speaks in Anthropic-style types (authentication_error...); OpenAI only uses a few of its own.
+  const own = errorType !== undefined && ['invalid_request_error', 'server_error', 'requests', 'insufficient_quota'].includes(errorType);
+  const type = own ? errorType : status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error';
   const code = status === 401 ? 'invalid_api_key' : status === 429 ? 'rate_limit_exceeded' : null;
   return { error: { message, type, param: null, code } };
 }
@@ -260,7 +262,7 @@ function openaiError(status: number, message: string, errorType: string | undefi
  * Throws {@link InvalidOptionsError} on bad options.
  */
 export async function startOpenAIEmulator(options: ModelEmulatorOptions = {}): Promise<Emulator<ModelReply>> {
-  assertKnownKeys('openaiEmulator', options, ['apiKey', 'script', 'handler', 'port']);
+  assertKnownKeys('openaiEmulator', options, ['apiKey', 'script', 'handler', 'port', 'maxRecordedRequests']);
   const { apiKey = 'test-openai-key', ...rest } = options;
   if (apiKey !== null) assertString('openaiEmulator', 'apiKey', apiKey, 500);
   return startEmulator<ModelReply>(

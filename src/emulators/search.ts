@@ -65,7 +65,7 @@ function integerIn(v: unknown, min: number, max: number): boolean {
  * Errors are `{ requestId, error, tag }` like the real API. Throws {@link InvalidOptionsError} on bad options.
  */
 export async function startExaEmulator(options: SearchEmulatorOptions = {}): Promise<Emulator<SearchReply>> {
-  assertKnownKeys('exaEmulator', options, ['apiKey', 'script', 'handler', 'port']);
+  assertKnownKeys('exaEmulator', options, ['apiKey', 'script', 'handler', 'port', 'maxRecordedRequests']);
   const { apiKey = 'test-exa-key', ...rest } = options;
   assertString('exaEmulator', 'apiKey', apiKey, 500);
   return startEmulator<SearchReply>(
@@ -140,7 +140,7 @@ function tavilyAuthorized(apiKey: string, h: http.IncomingHttpHeaders, body: unk
  * Throws {@link InvalidOptionsError} on bad options.
  */
 export async function startTavilyEmulator(options: SearchEmulatorOptions = {}): Promise<Emulator<SearchReply>> {
-  assertKnownKeys('tavilyEmulator', options, ['apiKey', 'script', 'handler', 'port']);
+  assertKnownKeys('tavilyEmulator', options, ['apiKey', 'script', 'handler', 'port', 'maxRecordedRequests']);
   const { apiKey = 'tvly-test-key', ...rest } = options;
   assertString('tavilyEmulator', 'apiKey', apiKey, 500);
   return startEmulator<SearchReply>(

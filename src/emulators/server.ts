@@ -86,6 +86,8 @@ export interface EmulatorOptions<R> {
   handler?: EmulatorHandler<R>;
   /** Port to listen on (default 0: any free port). */
   port?: number;
+  /** How many requests to remember (default {@link MAX_RECORDED_REQUESTS}). */
+  maxRecordedRequests?: number;
 }
 
 /** A running emulator. */
@@ -124,7 +126,7 @@ function headerText(value: string | string[] | undefined): string {
 /** Starts a scripted emulator from a spec. Used by the concrete emulator factories. */
 export async function startEmulator<R>(spec: EmulatorSpec<R>, options: EmulatorOptions<R> = {}): Promise<Emulator<R>> {
   const where = `${spec.name}Emulator`;
-  assertKnownKeys(where, options, ['script', 'handler', 'port']);
+  assertKnownKeys(where, options, ['script', 'handler', 'port', 'maxRecordedRequests']);
   if (options.script !== undefined && !Array.isArray(options.script)) {
     throw new InvalidOptionsError(`${where}.script`, 'Expected `script` to be an array of steps');
   }
@@ -133,6 +135,7 @@ export async function startEmulator<R>(spec: EmulatorSpec<R>, options: EmulatorO
   }
   const port = options.port === undefined ? 0 : assertNumber(where, 'port', options.port, { integer: true, min: 0, max: 65535 });
 
+  const maxRecorded = assertNumber(where, 'maxRecordedRequests', options.maxRecordedRequests ?? MAX_RECORDED_REQUESTS, { integer: true, min: 0 });
   const queue: EmulatorStep<R>[] = options.script ? [...(options.script as readonly EmulatorStep<R>[])] : [];
   let handler = options.handler;
   let recorded: RecordedRequest[] = [];
@@ -145,7 +148,7 @@ export async function startEmulator<R>(spec: EmulatorSpec<R>, options: EmulatorO
   const record = (r: RecordedRequest): void => {
     total++;
     recorded.push(r);
-    if (recorded.length > MAX_RECORDED_REQUESTS) {
+    if (recorded.length > maxRecorded) {
       recorded.shift();
       dropped++;
     }

@@ -162,12 +162,30 @@ export async function postJson(options: PostJsonOptions): Promise<unknown> {
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     });
   }
-  const text = await readCapped(res, service, maxBytes);
+  let text: string;
+  try {
+    text = await readCapped(res, service, maxBytes);
+  } catch (err) {
+    throw normalizeBodyError(err);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new MalformedResponseError(service, 'json', `${text.length} characters that are not valid JSON`);
   }
+}
+
+/**
+ * undici reports a connection dropped mid-body as `TypeError('terminated')` with the socket error as `cause`, while a
+ * failure before the response is `TypeError('fetch failed')` with the same kind of cause. Both are the same network
+ * failure; we rethrow the former in the latter's shape (flagged `duringBody`) so that one classifier rule
+ * ("fetch failed" + transient cause code) covers both. Anything else is rethrown unchanged.
+ */
+function normalizeBodyError(err: unknown): unknown {
+  if (err instanceof TypeError && err.message === 'terminated' && transportErrorCode(err.cause) !== undefined) {
+    return Object.assign(new TypeError('fetch failed', { cause: err.cause }), { duringBody: true });
+  }
+  return err;
 }
 
 /** Joins a base URL and a path without doubling or dropping the slash. */

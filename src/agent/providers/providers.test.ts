@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults, startAnthropicEmulator, startOpenAIEmulator } from '../../emulators/index.js';
 import type { Emulator, ModelReply } from '../../emulators/index.js';
 import { HttpStatusError } from '../../resilience/errors.js';
+import { isTransientError } from '../../resilience/transient.js';
 import { InvalidOptionsError, ValidationError } from '../../common/errors.js';
 import { MalformedResponseError, transportErrorCode } from '../../tools/http.js';
 import { anthropicProvider } from './anthropic.js';
@@ -106,6 +107,7 @@ for (const fx of fixtures) {
       expect(err).toBeInstanceOf(HttpStatusError);
       expect(err.status).toBe(401);
       expect(err.fault).toBe('caller');
+      expect(isTransientError(err)).toBe(false);
       expect(err.message).not.toContain('sk-wrong-secret-key-123456');
       expect(emu.requests[0]!.authorized).toBe(false);
     });
@@ -124,6 +126,7 @@ for (const fx of fixtures) {
       const err = (await provider.complete({ messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as HttpStatusError;
       expect(err.status).toBe(429);
       expect(err.retryAfterMs).toBe(7000);
+      expect(isTransientError(err)).toBe(true);
       expect(err.fault).toBe('system');
     });
 
@@ -132,6 +135,7 @@ for (const fx of fixtures) {
       const started = Date.now();
       const err = await provider.complete({ messages: [{ role: 'user', content: 'x' }], signal: AbortSignal.timeout(150) }).catch((e: unknown) => e);
       expect((err as Error).name).toBe('TimeoutError');
+      expect(isTransientError(err)).toBe(true);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(emu.requests[0]!.outcome).toBe('hang');
     });
@@ -140,7 +144,9 @@ for (const fx of fixtures) {
       emu.enqueue(faults.reset());
       const err = await provider.complete({ messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message).toBe('fetch failed');
       expect(transportErrorCode(err)).toBe('ECONNRESET');
+      expect(isTransientError(err)).toBe(true);
     });
 
     it('malformed JSON → MalformedResponseError, not retryable, system fault', async () => {
@@ -148,6 +154,7 @@ for (const fx of fixtures) {
       const err = (await provider.complete({ messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as MalformedResponseError;
       expect(err).toBeInstanceOf(MalformedResponseError);
       expect(err).toMatchObject({ reason: 'json', retryable: false, fault: 'system', code: 'MALFORMED_RESPONSE' });
+      expect(isTransientError(err)).toBe(false);
     });
 
     it('valid JSON of the wrong shape → MalformedResponseError(shape)', async () => {
