@@ -60,7 +60,7 @@ export function requireRole(role: Role, tokens: Pick<Tokens, 'api' | 'admin'>): 
       c.header('WWW-Authenticate', 'Bearer realm="agentex"');
       return c.json({ error: 'unauthorized', message: 'A valid bearer token is required' }, 401);
     }
-    c.set('role' as never, granted as never);
+    c.set('role' as never, granted);
     await next();
   };
 }

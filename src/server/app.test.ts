@@ -1,0 +1,231 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSqliteTraceStore } from '../store/SqliteTraceStore.js';
+import type { TraceStore } from '../store/TraceStore.js';
+import { makeTrace } from '../store/testing/fixtures.js';
+import type { TraceRecord } from '../trace/model.js';
+import { createApp, type CircuitView } from './app.js';
+import { createMetrics } from './metrics.js';
+
+const API = 'a'.repeat(20) + '-api';
+const ADMIN = 'b'.repeat(20) + '-admin';
+
+describe('HTTP API through a real server on 127.0.0.1', () => {
+  let dir: string;
+  let store: TraceStore;
+  let server: ServerType;
+  let base: string;
+  const circuits: CircuitView[] = [
+    { name: 'exa', state: 'open' },
+    { name: 'tavily', state: 'closed' },
+  ];
+  let ingested: TraceRecord[] = [];
+  const stored = [
+    makeTrace({ userId: 'alice', agent: 'research', status: 'success', startedAt: Date.parse('2026-01-01T00:00:00Z') }),
+    makeTrace({ userId: 'alice', agent: 'research', status: 'error', startedAt: Date.parse('2026-01-01T01:00:00Z') }),
+    makeTrace({ userId: 42, agent: 'support', status: 'success', startedAt: Date.parse('2026-01-01T02:00:00Z') }),
+  ];
+
+  const call = (p: string, init: RequestInit & { token?: string | null } = {}) => {
+    const { token = API, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    return fetch(`${base}${p}`, { ...rest, headers });
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'agentex-app-'));
+    store = createSqliteTraceStore({ path: path.join(dir, 't.db'), purgeIntervalMs: 0 });
+    await store.put(stored);
+    const metrics = createMetrics(
+      {
+        circuits: () => circuits.map((c) => ({ name: c.name, state: c.state, counts: { calls: 3, successes: 1, failures: 2, timeouts: 0, rejections: 0 } })),
+        tracePipeline: () => ({ stored: 3, sampledOut: 1, dropped: 0, lost: 0 }),
+        cache: () => ({ hits: 5, misses: 2, evictions: 0 }),
+        storeUp: () => true,
+        ready: () => true,
+      },
+      { defaultMetrics: false },
+    );
+    const app = createApp({
+      config: { rateLimit: 1000, adminRateLimit: 5, bodyLimitBytes: 64 * 1024, requestTimeoutMs: 5000, corsOrigins: '' },
+      tokens: { api: API, admin: ADMIN },
+      logger: pino({ level: 'silent' }),
+      store,
+      circuits: {
+        list: () => circuits,
+        reset: (name) => {
+          const targets = name === undefined ? circuits : circuits.filter((c) => c.name === name);
+          for (const c of targets) c.state = 'closed';
+          return targets.length > 0;
+        },
+      },
+      ingest: (traces) => {
+        ingested = traces;
+        return { kept: traces.length, sampledOut: 0, dropped: 0 };
+      },
+      metrics,
+      isReady: () => true,
+    });
+    await new Promise<void>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve());
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves health (degraded while a circuit is open) and readiness without a token', async () => {
+    const res = await call('/health', { token: null });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'degraded', circuits: { exa: 'open', tavily: 'closed' }, store: 'ok' });
+    expect((await call('/ready', { token: null })).status).toBe(200);
+  });
+
+  it('requires a token for traces and answers 401 the same way for missing and wrong tokens', async () => {
+    const missing = await call('/api/traces', { token: null });
+    const wrong = await call('/api/traces', { token: 'wrong-token-of-some-length' });
+    expect([missing.status, wrong.status]).toEqual([401, 401]);
+    expect(await missing.json()).toEqual(await wrong.json());
+  });
+
+  it('lists traces newest first with filters and cursor pagination', async () => {
+    const page1 = (await (await call('/api/traces?user_id=alice&limit=1')).json()) as any;
+    expect(page1.traces).toHaveLength(1);
+    expect(page1.traces[0].status).toBe('error');
+    const page2 = (await (await call(`/api/traces?user_id=alice&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`)).json()) as any;
+    expect(page2.traces[0].traceId).toBe(stored[0]!.traceId);
+    const errors = (await (await call('/api/traces?status=error')).json()) as any;
+    expect(errors.traces.map((t: TraceRecord) => t.traceId)).toEqual([stored[1]!.traceId]);
+    const numeric = (await (await call('/api/traces?user_id=42')).json()) as any;
+    expect(numeric.traces[0].userId).toBe(42);
+  });
+
+  it('answers 400 naming the invalid field', async () => {
+    for (const [query, field] of [
+      ['status=bogus', 'status'],
+      ['limit=500', 'limit'],
+      ['since=yesterday', 'since'],
+      ['cursor=%25%25%25', 'cursor'],
+    ] as const) {
+      const res = await call(`/api/traces?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as any).field, query).toBe(field);
+    }
+    const badId = await call('/api/traces/not-a-trace-id');
+    expect(badId.status).toBe(400);
+  });
+
+  it('gets one trace with its spans, 404 for an unknown id', async () => {
+    const res = await call(`/api/traces/${stored[2]!.traceId}`);
+    const trace = (await res.json()) as any;
+    expect(trace.spans).toHaveLength(stored[2]!.spans.length);
+    expect((await call(`/api/traces/${'f'.repeat(32)}`)).status).toBe(404);
+  });
+
+  it('serves stats and a time series over a range', async () => {
+    const res = await call('/api/stats?since=2026-01-01T00:00:00Z&until=2026-01-01T03:00:00Z&bucket_ms=3600000');
+    const body = (await res.json()) as any;
+    expect(body.stats.total).toBe(3);
+    expect(body.stats.byStatus.error).toBe(1);
+    expect(body.series).toHaveLength(3);
+  });
+
+  it('keeps resets and deletions for the admin token', async () => {
+    expect((await call('/api/circuits/exa/reset', { method: 'POST' })).status).toBe(401);
+    expect((await call('/api/circuits/nope/reset', { method: 'POST', token: ADMIN })).status).toBe(404);
+    const reset = await call('/api/circuits/exa/reset', { method: 'POST', token: ADMIN });
+    expect(await reset.json()).toEqual({ reset: 'exa' });
+    expect(circuits[0]!.state).toBe('closed');
+    const list = (await (await call('/api/circuits')).json()) as any;
+    expect(list.circuits.map((c: CircuitView) => c.state)).toEqual(['closed', 'closed']);
+    expect((await call('/api/users/alice/traces', { method: 'DELETE' })).status).toBe(401);
+    const del = await call('/api/users/alice/traces', { method: 'DELETE', token: ADMIN });
+    expect(await del.json()).toEqual({ deleted: 2 });
+  });
+
+  it('answers 503 naming the environment variables when no model provider is configured', async () => {
+    const res = await call('/api/agent/run', { method: 'POST', body: JSON.stringify({ message: 'hi' }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as any).message).toMatch(/ANTHROPIC_API_KEY.*OPENAI_API_KEY/);
+    const bad = await call('/api/agent/run', { method: 'POST', body: JSON.stringify({ message: '' }), headers: { 'content-type': 'application/json' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).field).toBe('message');
+  });
+
+  it('ingests OTLP JSON with partial success, refuses other media types and oversize bodies', async () => {
+    const span = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), name: 'chat m', startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000001000000000' };
+    const res = await call('/v1/traces', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span, { ...span, spanId: 'zz' }] }] }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ partialSuccess: { rejectedSpans: 1, errorMessage: expect.stringMatching(/spanId/) } });
+    expect(ingested).toHaveLength(1);
+    expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
+    expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).status).toBe(400);
+    const huge = await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
+    expect(huge.status).toBe(413);
+    expect((await call('/v1/traces', { method: 'POST', token: null, headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+  });
+
+  it('exposes Prometheus metrics including request counters', async () => {
+    const text = await (await call('/metrics', { token: null })).text();
+    expect(text).toMatch(/agentex_circuit_state\{circuit="tavily"\} 0/);
+    expect(text).toMatch(/agentex_traces_total\{outcome="sampled_out"\} 1/);
+    expect(text).toMatch(/agentex_http_requests_total\{method="GET",route="\/api\/traces",status="200"\} \d+/);
+  });
+
+  it('publishes an OpenAPI document with every route, and 404s unknown routes as JSON', async () => {
+    const doc = (await (await call('/openapi.json', { token: null })).json()) as any;
+    for (const p of ['/health', '/ready', '/api/traces', '/api/traces/{id}', '/api/circuits', '/api/circuits/{name}/reset', '/api/agent/run', '/api/users/{userId}/traces']) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
+    const res = await call('/nope', { token: null });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).error).toBe('not_found');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('rate-limits admin routes with 429 and Retry-After', async () => {
+    let last: Response | undefined;
+    for (let i = 0; i < 8; i++) last = await call('/api/circuits/reset', { method: 'POST', token: ADMIN });
+    expect(last!.status).toBe(429);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('never answers 5xx to garbage (property test)', async () => {
+    const paths = ['/api/traces', '/api/traces/x', '/api/circuits/x/reset', '/api/agent/run', '/v1/traces', '/api/stats', '/api/users/x/traces'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
+        fc.string({ maxLength: 40 }),
+        fc.oneof(fc.string({ maxLength: 200 }), fc.json({ maxDepth: 3 })),
+        fc.constantFrom('application/json', 'application/x-protobuf', 'text/plain'),
+        async (p, method, query, body, type) => {
+          const res = await call(`${p}?q=${encodeURIComponent(query)}&limit=${encodeURIComponent(query)}&since=${encodeURIComponent(query)}`, {
+            method,
+            token: API,
+            headers: { 'content-type': type },
+            body: method === 'GET' ? undefined : body,
+          });
+          await res.arrayBuffer();
+          expect(res.status, `${method} ${p} ${query}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -1,0 +1,467 @@
+/**
+ * The AgentEx HTTP API (hono): traces, circuits, agent runs, OTLP ingest, health, readiness, metrics and the OpenAPI
+ * document. Everything the app needs is passed in (`ServiceDeps`): backends are chosen at the edge (`service.ts`),
+ * so tests build the app on a temp SQLite store and drive it through a real server on 127.0.0.1.
+ */
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import { rateLimiter } from 'hono-rate-limiter';
+import { isValidationError } from '../common/errors.js';
+import type { TraceStore } from '../store/TraceStore.js';
+import type { TraceRecord } from '../trace/model.js';
+import { bearerToken, requireRole, roleOf, type Tokens } from './auth.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { decodeOtlpJson } from './otlpIngest.js';
+import { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse } from './otlpProto.js';
+import {
+  AgentRunBodySchema,
+  AgentRunResultSchema,
+  ErrorSchema,
+  ListTracesQuerySchema,
+  StatsQuerySchema,
+  TracePageSchema,
+  TraceSchema,
+} from './schemas.js';
+
+/** Circuit state as the API shows it; the registry of the resilience core provides it. */
+export interface CircuitView {
+  name: string;
+  state: 'closed' | 'open' | 'half_open';
+  [key: string]: unknown;
+}
+
+/** What the app needs from the circuits (the resilience core's registry). */
+export interface CircuitsPort {
+  list(): CircuitView[];
+  /** Resets one circuit (false when unknown) or, without a name, all of them. */
+  reset(name?: string): boolean;
+}
+
+/** Result of handing ingested traces to the tracing pipeline (redaction, bounds, sampling, export). */
+export interface IngestResult {
+  kept: number;
+  sampledOut: number;
+  dropped: number;
+}
+
+export interface AgentRunRequest {
+  message: string;
+  userId?: string | number | undefined;
+  agent?: string | undefined;
+  system?: string | undefined;
+}
+
+export interface AgentRunResponse {
+  output: string;
+  traceId: string;
+  status: 'running' | 'success' | 'error' | 'timeout';
+  iterations: number;
+}
+
+/** Request-level metrics the app reports (implemented with prom-client in `metrics.ts`). */
+export interface HttpMetrics {
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** Prometheus text exposition. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface ServiceDeps {
+  config: Pick<Config, 'rateLimit' | 'adminRateLimit' | 'bodyLimitBytes' | 'requestTimeoutMs' | 'corsOrigins'>;
+  tokens: Pick<Tokens, 'api' | 'admin'>;
+  logger: Logger;
+  store: TraceStore;
+  circuits: CircuitsPort;
+  ingest(traces: TraceRecord[]): IngestResult;
+  /** Absent when no model provider is configured: the run route answers 503 saying what to set. */
+  runAgent?: ((request: AgentRunRequest, signal: AbortSignal) => Promise<AgentRunResponse>) | undefined;
+  metrics: HttpMetrics;
+  /** Readiness: false until migrations are done and again while shutting down. */
+  isReady(): boolean;
+}
+
+type Env = { Variables: { requestId: string } };
+
+const json400 = (c: Context, message: string, field?: string) =>
+  c.json({ error: 'invalid_request', message, ...(field ? { field } : {}), requestId: c.get('requestId') as string }, 400);
+
+/** Query names on the wire → store field names (so a store ValidationError names the field the client sent). */
+const WIRE_FIELD: Record<string, string> = { userId: 'user_id', bucketMs: 'bucket_ms' };
+
+/**
+ * Rate-limit key: the role of a valid token, else the client address — so sending made-up tokens never buys a
+ * fresh bucket.
+ */
+function clientKey(c: Context, tokens: Pick<Tokens, 'api' | 'admin'>): string {
+  const role = roleOf(bearerToken(c.req.header('authorization')), tokens);
+  if (role) return `t:${role}`;
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return `a:${incoming?.socket?.remoteAddress ?? 'unknown'}`;
+}
+
+function limiter(limit: number, tokens: Pick<Tokens, 'api' | 'admin'>): MiddlewareHandler<Env> {
+  return rateLimiter({
+    windowMs: 60_000,
+    limit,
+    standardHeaders: 'draft-6',
+    keyGenerator: (c) => clientKey(c, tokens),
+    handler: (c) => {
+      const reset = c.res.headers.get('RateLimit-Reset');
+      c.header('Retry-After', reset ?? '60');
+      return c.json({ error: 'rate_limited', message: 'Too many requests; retry later' }, 429);
+    },
+  });
+}
+
+/** Builds the API. Pure: starts no server and no timer of its own. */
+export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const field = issue?.path.map(String).join('.') || undefined;
+        return json400(c, `${field ?? 'request'}: ${issue?.message ?? 'invalid'}`, field);
+      }
+      return undefined;
+    },
+  });
+  const { logger, metrics } = deps;
+  const read = requireRole('read', deps.tokens);
+  const admin = requireRole('admin', deps.tokens);
+  const readLimit = limiter(deps.config.rateLimit, deps.tokens);
+  const adminLimit = limiter(deps.config.adminRateLimit, deps.tokens);
+
+  // Request id, access log and request metrics. Logs carry method, route, status and duration — never bodies or tokens.
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    const start = performance.now();
+    await next();
+    c.header('X-Request-Id', requestId);
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;
+    const seconds = (performance.now() - start) / 1000;
+    metrics.observeRequest(c.req.method, route, c.res.status, seconds);
+    const level = c.res.status >= 500 ? 'error' : 'info';
+    logger[level]({ requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+  });
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  const origins = deps.config.corsOrigins.split(',').map((s) => s.trim()).filter(Boolean);
+  if (origins.length > 0) app.use('/api/*', cors({ origin: origins, allowHeaders: ['Authorization', 'Content-Type'] }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.bodyLimitBytes,
+      onError: (c) => c.json({ error: 'payload_too_large', message: `Body larger than ${deps.config.bodyLimitBytes} bytes` }, 413),
+    }),
+  );
+  app.onError((err, c) => {
+    if (isValidationError(err)) return json400(c, err.message, WIRE_FIELD[err.field] ?? err.field);
+    if (err instanceof HTTPException) return c.json({ error: 'http_error', message: err.message || 'request failed' }, err.status);
+    const requestId = c.get('requestId');
+    logger.error({ requestId, err: { type: err.name, message: err.message } }, 'unhandled error');
+    return c.json({ error: 'internal', message: 'Internal error', requestId }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+
+  // --- health, readiness, metrics, OpenAPI: no token ------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      summary: 'Health: circuit states and store reachability',
+      responses: {
+        200: {
+          description: 'healthy or degraded',
+          content: {
+            'application/json': {
+              schema: z.object({
+                status: z.enum(['healthy', 'degraded']),
+                circuits: z.record(z.string(), z.enum(['closed', 'open', 'half_open'])),
+                store: z.enum(['ok', 'down']),
+              }),
+            },
+          },
+        },
+      },
+    }),
+    async (c) => {
+      const circuits = Object.fromEntries(deps.circuits.list().map((s) => [s.name, s.state]));
+      const ping = await deps.store.ping();
+      const store = ping.ok ? ('ok' as const) : ('down' as const);
+      const degraded = store === 'down' || Object.values(circuits).some((s) => s === 'open');
+      return c.json({ status: degraded ? ('degraded' as const) : ('healthy' as const), circuits, store }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/ready',
+      summary: 'Readiness for load balancers',
+      responses: {
+        200: { description: 'ready', content: { 'application/json': { schema: z.object({ ready: z.boolean() }) } } },
+        503: { description: 'starting or shutting down', content: { 'application/json': { schema: z.object({ ready: z.boolean() }) } } },
+      },
+    }),
+    (c) => (deps.isReady() ? c.json({ ready: true }, 200) : c.json({ ready: false }, 503)),
+  );
+
+  app.get('/metrics', async (c) => {
+    const { contentType, body } = await metrics.render();
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
+
+  // --- traces ----------------------------------------------------------------------------------------------------
+  const auth401 = { 401: { description: 'missing or wrong token', content: { 'application/json': { schema: ErrorSchema } } } };
+  const bad400 = { 400: { description: 'invalid request, `field` names what was wrong', content: { 'application/json': { schema: ErrorSchema } } } };
+  const limited429 = { 429: { description: 'rate limited; see Retry-After', content: { 'application/json': { schema: ErrorSchema } } } };
+  const bearer = [{ bearerAuth: [] }];
+
+  // Admin routes (every non-GET under circuits, users and purge) get the stricter limit.
+  const apiLimit: MiddlewareHandler<Env> = (c, next) => {
+    const path = c.req.path;
+    const isAdmin = c.req.method !== 'GET' && (path.startsWith('/api/circuits') || path.startsWith('/api/users') || path === '/api/traces/purge');
+    return (isAdmin ? adminLimit : readLimit)(c, next);
+  };
+  app.use('/api/*', apiLimit);
+  app.use('/v1/*', readLimit);
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/traces',
+      summary: 'List traces, newest first, with filters and keyset pagination',
+      security: bearer,
+      middleware: [read] as const,
+      request: { query: ListTracesQuerySchema },
+      responses: { 200: { description: 'a page of traces', content: { 'application/json': { schema: TracePageSchema } } }, ...bad400, ...auth401, ...limited429 },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const page = await deps.store.list({
+        userId: q.user_id,
+        status: q.status as never,
+        agent: q.agent,
+        since: q.since,
+        until: q.until,
+        limit: q.limit,
+        cursor: q.cursor,
+      });
+      return c.json(page, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/traces/{id}',
+      summary: 'One trace with its span tree',
+      security: bearer,
+      middleware: [read] as const,
+      request: { params: z.object({ id: z.string().openapi({ description: '32 hex chars or a UUID' }) }) },
+      responses: {
+        200: { description: 'the trace', content: { 'application/json': { schema: TraceSchema } } },
+        404: { description: 'no such trace', content: { 'application/json': { schema: ErrorSchema } } },
+        ...bad400,
+        ...auth401,
+      },
+    }),
+    async (c) => {
+      const trace = await deps.store.get(c.req.valid('param').id);
+      if (!trace) return c.json({ error: 'not_found', message: 'No trace with this id' }, 404);
+      return c.json(trace, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/stats',
+      summary: 'Runs by status, p50/p95 duration and a time series over a range (for the dashboard)',
+      security: bearer,
+      middleware: [read] as const,
+      request: { query: StatsQuerySchema },
+      responses: {
+        200: {
+          description: 'aggregates',
+          content: { 'application/json': { schema: z.object({ stats: z.record(z.string(), z.unknown()), series: z.array(z.record(z.string(), z.unknown())) }) } },
+        },
+        ...bad400,
+        ...auth401,
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const stats = await deps.store.stats({ since: q.since, until: q.until });
+      const span = Date.parse(q.until) - Date.parse(q.since);
+      const bucketMs = q.bucket_ms !== undefined ? Number(q.bucket_ms) : Math.max(1000, Math.ceil(span / 60 / 1000) * 1000);
+      const series = await deps.store.timeseries({ since: q.since, until: q.until, bucketMs });
+      return c.json({ stats: stats as unknown as Record<string, unknown>, series: series as unknown as Record<string, unknown>[] }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/users/{userId}/traces',
+      summary: "Delete every trace of a user (GDPR right to erasure)",
+      security: bearer,
+      middleware: [admin] as const,
+      request: { params: z.object({ userId: z.string().min(1).max(200) }) },
+      responses: { 200: { description: 'deleted', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } }, ...bad400, ...auth401, ...limited429 },
+    }),
+    async (c) => {
+      const deleted = await deps.store.deleteByUser(c.req.valid('param').userId);
+      logger.info({ requestId: c.get('requestId'), deleted }, 'user traces deleted');
+      return c.json({ deleted }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/traces/purge',
+      summary: 'Delete expired traces now',
+      security: bearer,
+      middleware: [admin] as const,
+      responses: { 200: { description: 'purged', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } }, ...auth401, ...limited429 },
+    }),
+    async (c) => c.json({ deleted: await deps.store.purgeExpired() }, 200),
+  );
+
+  // --- circuits --------------------------------------------------------------------------------------------------
+  const CircuitListSchema = z.object({ circuits: z.array(z.object({ name: z.string(), state: z.enum(['closed', 'open', 'half_open']) }).passthrough()) });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/circuits',
+      summary: 'Every circuit with its state and counters',
+      security: bearer,
+      middleware: [read] as const,
+      responses: { 200: { description: 'circuits', content: { 'application/json': { schema: CircuitListSchema } } }, ...auth401, ...limited429 },
+    }),
+    (c) => c.json({ circuits: deps.circuits.list() }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/circuits/reset',
+      summary: 'Reset every circuit to closed',
+      security: bearer,
+      middleware: [admin] as const,
+      responses: { 200: { description: 'reset', content: { 'application/json': { schema: z.object({ reset: z.literal('all') }) } } }, ...auth401, ...limited429 },
+    }),
+    (c) => {
+      deps.circuits.reset();
+      logger.warn({ requestId: c.get('requestId') }, 'all circuits reset by admin');
+      return c.json({ reset: 'all' as const }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/circuits/{name}/reset',
+      summary: 'Reset one circuit to closed',
+      security: bearer,
+      middleware: [admin] as const,
+      request: { params: z.object({ name: z.string().min(1).max(200) }) },
+      responses: {
+        200: { description: 'reset', content: { 'application/json': { schema: z.object({ reset: z.string() }) } } },
+        404: { description: 'no such circuit', content: { 'application/json': { schema: ErrorSchema } } },
+        ...auth401,
+        ...limited429,
+      },
+    }),
+    (c) => {
+      const { name } = c.req.valid('param');
+      if (!deps.circuits.reset(name)) return c.json({ error: 'not_found', message: 'No circuit with this name' }, 404);
+      logger.warn({ requestId: c.get('requestId'), circuit: name }, 'circuit reset by admin');
+      return c.json({ reset: name }, 200);
+    },
+  );
+
+  // --- agent runs ------------------------------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/agent/run',
+      summary: 'Run the agent on one message',
+      security: bearer,
+      middleware: [read] as const,
+      request: { body: { content: { 'application/json': { schema: AgentRunBodySchema } }, required: true } },
+      responses: {
+        200: { description: 'the run finished (status says how)', content: { 'application/json': { schema: AgentRunResultSchema } } },
+        503: { description: 'no model provider configured', content: { 'application/json': { schema: ErrorSchema } } },
+        ...bad400,
+        ...auth401,
+        ...limited429,
+      },
+    }),
+    async (c) => {
+      if (!deps.runAgent) {
+        return c.json(
+          {
+            error: 'no_model_provider',
+            message: 'No model provider is configured: set ANTHROPIC_API_KEY (Anthropic) or OPENAI_API_KEY / OPENAI_BASE_URL (OpenAI-compatible), then restart',
+          },
+          503,
+        );
+      }
+      const body = c.req.valid('json');
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new Error('request timeout')), deps.config.requestTimeoutMs);
+      const raw = (c.env as { incoming?: { on(e: string, l: () => void): void } } | undefined)?.incoming;
+      raw?.on('close', () => controller.abort(new Error('client went away')));
+      try {
+        const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system }, controller.signal);
+        return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  );
+
+  // --- OTLP/HTTP ingest ------------------------------------------------------------------------------------------
+  app.post('/v1/traces', read, async (c) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    let body: unknown;
+    try {
+      if (type === 'application/json') body = await c.req.json();
+      else if (type === 'application/x-protobuf') body = decodeOtlpProtobufRequest(new Uint8Array(await c.req.arrayBuffer()));
+      else return c.json({ error: 'unsupported_media_type', message: 'Use application/json or application/x-protobuf' }, 415);
+    } catch {
+      return json400(c, 'Body is not a valid OTLP ExportTraceServiceRequest', 'body');
+    }
+    let decoded;
+    try {
+      decoded = decodeOtlpJson(body);
+    } catch (err) {
+      return json400(c, (err as Error).message, 'resourceSpans');
+    }
+    deps.ingest(decoded.traces);
+    if (type === 'application/x-protobuf') {
+      const bytes = encodeOtlpProtobufResponse(decoded.rejectedSpans, decoded.errorMessage);
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      return c.body(buffer, 200, { 'Content-Type': 'application/x-protobuf' });
+    }
+    return c.json(
+      decoded.rejectedSpans > 0 ? { partialSuccess: { rejectedSpans: decoded.rejectedSpans, errorMessage: decoded.errorMessage } } : {},
+      200,
+    );
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  app.doc('/openapi.json', {
+    openapi: '3.0.3',
+    info: { title: 'AgentEx API', version: '0.1.0', description: 'Traces, circuits, agent runs and OTLP ingest' },
+  });
+  return app;
+}

@@ -1,0 +1,182 @@
+/**
+ * Prometheus metrics (prom-client) on a registry of our own (never the global one). Counters that other parts keep
+ * themselves (circuit counts, trace pipeline counters, cache hits) are read at scrape time from those sources, so
+ * nothing is measured twice and the hot paths stay free of metric calls. Names follow Prometheus conventions
+ * (`_total` counters, `_seconds` histograms) and pass `promtool check metrics`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HttpMetrics } from './app.js';
+
+/** Circuit counters as the resilience registry reports them. */
+export interface CircuitSample {
+  name: string;
+  state: 'closed' | 'open' | 'half_open';
+  counts: { calls: number; successes: number; failures: number; timeouts: number; rejections: number };
+}
+
+/** Monotonic counters of the trace pipeline. */
+export interface TracePipelineSample {
+  /** Traces written by the exporters. */
+  stored: number;
+  sampledOut: number;
+  dropped: number;
+  lost: number;
+}
+
+export interface MetricsSources {
+  circuits(): readonly CircuitSample[];
+  tracePipeline(): TracePipelineSample;
+  cache(): { hits: number; misses: number; evictions: number };
+  storeUp(): boolean;
+  ready(): boolean;
+}
+
+const STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface ServiceMetrics extends HttpMetrics {
+  readonly registry: Registry;
+  observeRun(status: string, seconds: number): void;
+  observeTool(tool: string, ok: boolean, seconds: number): void;
+  observeStoreWrite(seconds: number): void;
+}
+
+/** Creates the service's metrics. `sources` are read on every scrape. */
+export function createMetrics(sources: MetricsSources, { defaultMetrics = true } = {}): ServiceMetrics {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'agentex_' });
+
+  // Counters kept elsewhere are read at scrape time: collect() resets them and adds the source's monotonic value.
+  new Gauge({
+    name: 'agentex_circuit_state',
+    help: 'Circuit state per circuit: 0 closed, 1 half-open, 2 open',
+    labelNames: ['circuit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.circuits()) this.set({ circuit: c.name }, STATE_VALUE[c.state]);
+    },
+  });
+  new Counter({
+    name: 'agentex_circuit_calls_total',
+    help: 'Calls through each circuit by outcome (success, failure, timeout, rejected)',
+    labelNames: ['circuit', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.circuits()) {
+        this.inc({ circuit: c.name, outcome: 'success' }, c.counts.successes);
+        this.inc({ circuit: c.name, outcome: 'failure' }, c.counts.failures);
+        this.inc({ circuit: c.name, outcome: 'timeout' }, c.counts.timeouts);
+        this.inc({ circuit: c.name, outcome: 'rejected' }, c.counts.rejections);
+      }
+    },
+  });
+  new Counter({
+    name: 'agentex_traces_total',
+    help: 'Finished traces by fate: stored, sampled_out, dropped (queue full) or lost (export failed after retries)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const t = sources.tracePipeline();
+      this.inc({ outcome: 'stored' }, t.stored);
+      this.inc({ outcome: 'sampled_out' }, t.sampledOut);
+      this.inc({ outcome: 'dropped' }, t.dropped);
+      this.inc({ outcome: 'lost' }, t.lost);
+    },
+  });
+  new Counter({
+    name: 'agentex_cache_requests_total',
+    help: 'State manager L1 cache lookups by result (hit, miss)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.cache();
+      this.inc({ result: 'hit' }, c.hits);
+      this.inc({ result: 'miss' }, c.misses);
+    },
+  });
+  new Counter({
+    name: 'agentex_cache_evictions_total',
+    help: 'State manager L1 cache evictions',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.cache().evictions);
+    },
+  });
+  new Gauge({
+    name: 'agentex_store_up',
+    help: '1 when the trace store answered its last health ping, else 0',
+    registers: [registry],
+    collect() {
+      this.set(sources.storeUp() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'agentex_ready',
+    help: '1 when this instance is ready for traffic, else 0',
+    registers: [registry],
+    collect() {
+      this.set(sources.ready() ? 1 : 0);
+    },
+  });
+
+  const runs = new Counter({ name: 'agentex_agent_runs_total', help: 'Agent runs by final status', labelNames: ['status'], registers: [registry] });
+  const runDuration = new Histogram({
+    name: 'agentex_agent_run_duration_seconds',
+    help: 'Agent run duration',
+    labelNames: ['status'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const toolDuration = new Histogram({
+    name: 'agentex_tool_duration_seconds',
+    help: 'Tool call duration by tool and result',
+    labelNames: ['tool', 'result'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const storeWrite = new Histogram({
+    name: 'agentex_store_write_duration_seconds',
+    help: 'Duration of one trace batch write to the store',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'agentex_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'agentex_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['method', 'route'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    observeRequest(method, route, status, seconds) {
+      httpRequests.inc({ method, route, status: String(status) });
+      httpDuration.observe({ method, route }, seconds);
+    },
+    observeRun(status, seconds) {
+      runs.inc({ status });
+      runDuration.observe({ status }, seconds);
+    },
+    observeTool(tool, ok, seconds) {
+      toolDuration.observe({ tool, result: ok ? 'ok' : 'error' }, seconds);
+    },
+    observeStoreWrite(seconds) {
+      storeWrite.observe(seconds);
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
