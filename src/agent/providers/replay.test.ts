@@ -12,7 +12,6 @@ import { anthropicProvider } from './anthropic.js';
 import {
   CassetteError,
   ReplayMismatchError,
-  ScriptExhaustedError,
   isCassetteError,
   isReplayMismatchError,
   isScriptExhaustedError,
@@ -20,7 +19,8 @@ import {
   replayProvider,
   scriptedProvider,
 } from './replay.js';
-import type { Cassette } from './replay.js';
+import type { Cassette ,
+  ScriptExhaustedError} from './replay.js';
 import type { ChatMessage } from './types.js';
 
 const KEY = 'sk-ant-api03-SECRETSECRETSECRET';
@@ -155,7 +155,7 @@ describe('record → replay round trip', () => {
     } catch (e) {
       expect(isCassetteError(e)).toBe(true);
     }
-    expect(() => replayProvider({} as never)).toThrow(InvalidOptionsError);
+    expect(() => replayProvider({})).toThrow(InvalidOptionsError);
     expect(() => replayProvider({ path: bad, cassette: {} as never })).toThrow(/exactly one/);
     expect(() => replayProvider({ cassette: { version: 1, exchanges: [] } as never, mode: 'random' as never })).toThrow(/mode/);
     expect(() => replayProvider({ cassette: { version: 1, exchanges: [] } as never, matchOn: ['colour' as never] })).toThrow(/matchOn/);
