@@ -78,7 +78,13 @@ function looksLikeBasic(b64: string): boolean {
   if (!/[0-9+/=]/.test(b64) && b64 === b64.toLowerCase()) return false;
   try {
     const decoded = Buffer.from(b64, 'base64').toString('latin1');
-    return decoded.includes(':') && !/[\x00-\x08\x0e-\x1f]/.test(decoded);
+    if (!decoded.includes(':')) return false;
+    // Credentials decode to printable text; random base64 rarely does.
+    for (let i = 0; i < decoded.length; i++) {
+      const c = decoded.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e) return false;
+    }
+    return true;
   } catch {
     return false;
   }

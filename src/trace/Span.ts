@@ -1,0 +1,245 @@
+/**
+ * Live spans. A {@link RecordingSpan} only stores what it is given — cheaply, as captured references to bounded,
+ * JSON-safe copies — and does no redaction: that runs once, when its trace ends and is kept. A {@link NOOP_SPAN} is
+ * handed out outside a trace, past the span cap, and after a trace ended, so callers never branch on tracing.
+ */
+import type { AttributeValue, SpanError, SpanKind, SpanStatus, TokenUsage } from './model.js';
+import { SPAN_KINDS } from './model.js';
+import { newSpanId } from './ids.js';
+import { safeText, safeValue, type SafeJson } from './safeValue.js';
+import { truncateText } from './bounds.js';
+import type { RecordingTrace } from './Trace.js';
+
+/** A span as callers see it: every setter returns the span, and all of them are safe on a no-op span. */
+export interface Span {
+  readonly kind: SpanKind;
+  readonly name: string;
+  /** 16 hex chars; an empty string on a no-op span. */
+  readonly spanId: string;
+  /** 32 hex chars; an empty string on a no-op span. */
+  readonly traceId: string;
+  /** False on a no-op span: nothing set on it is kept. */
+  readonly isRecording: boolean;
+  /** What went in (each string value is cut to `bounds.maxInputChars` after redaction). */
+  setInput(value: unknown): this;
+  /** What came out (cut to `bounds.maxToolOutputChars` on tool spans, `maxOutputChars` otherwise). */
+  setOutput(value: unknown): this;
+  setAttribute(key: string, value: AttributeValue | null | undefined): this;
+  setAttributes(attributes: Record<string, AttributeValue | null | undefined>): this;
+  /** Marks the span failed with this error (type, message, code), redacted and cut when recorded. */
+  recordError(error: unknown): this;
+  /** LLM spans: model name. */
+  setModel(model: string): this;
+  /** LLM spans: token usage. */
+  setUsage(usage: TokenUsage): this;
+  /** LLM spans: why generation stopped (`end_turn`, `tool_use`, `length`...). */
+  setStopReason(reason: string): this;
+  /** Tool spans: tool name and, optionally, the circuit breaker that guarded the call. */
+  setTool(toolName: string, circuit?: string): this;
+  /** Keeps this span's whole trace whatever the sampling rate. */
+  forceKeep(): this;
+  /** Ends the span (idempotent). Spans still open when their trace ends are recorded as `running`. */
+  end(): void;
+}
+
+/** Capture caps at set time are looser than the final caps: redaction (which may shorten text) runs before the final cut. */
+export function captureChars(finalMax: number): number {
+  return finalMax * 4 + 256;
+}
+
+const KINDS: ReadonlySet<string> = new Set(SPAN_KINDS);
+const perf = performance;
+const origin = perf.timeOrigin;
+
+/** Epoch milliseconds with sub-millisecond precision, monotonic within the process. */
+export function nowMs(): number {
+  return origin + perf.now();
+}
+
+/** A span that records. Created by a trace; not constructed directly by users. */
+export class RecordingSpan implements Span {
+  readonly isRecording = true;
+  readonly kind: SpanKind;
+  readonly name: string;
+  readonly startedAt: number;
+  endedAt: number | null = null;
+  status: SpanStatus = 'running';
+  error: SpanError | null = null;
+  input: SafeJson | undefined = undefined;
+  output: SafeJson | undefined = undefined;
+  /** Flat [key, value, key, value...]: cheaper to append than an object's dictionary mode. */
+  attrs: unknown[] | null = null;
+  model: string | null = null;
+  usage: TokenUsage | null = null;
+  stopReason: string | null = null;
+  toolName: string | null = null;
+  circuit: string | null = null;
+  droppedAttributes = 0;
+  private id: string | null = null;
+
+  constructor(
+    readonly trace: RecordingTrace,
+    readonly parent: RecordingSpan | null,
+    kind: SpanKind,
+    name: string,
+  ) {
+    if (KINDS.has(kind)) this.kind = kind;
+    else {
+      this.kind = 'custom';
+      this.setAttribute('agentex.invalid_kind', safeText(kind, 50));
+    }
+    this.name = typeof name === 'string' ? name : safeText(name, 200);
+    this.startedAt = nowMs();
+  }
+
+  /** Generated on first read: spans of traces that are sampled out never pay for an id. */
+  get spanId(): string {
+    return (this.id ??= newSpanId());
+  }
+
+  get traceId(): string {
+    return this.trace.traceId;
+  }
+
+  setInput(value: unknown): this {
+    if (this.endedAt === null) {
+      this.input = typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxInputChars) : this.capture(value, this.trace.bounds.maxInputChars);
+    }
+    return this;
+  }
+
+  setOutput(value: unknown): this {
+    if (this.endedAt === null) {
+      const b = this.trace.bounds;
+      const max = this.kind === 'tool' ? b.maxToolOutputChars : b.maxOutputChars;
+      this.output = typeof value === 'string' ? cutCapture(value, max) : this.capture(value, max);
+    }
+    return this;
+  }
+
+  setAttribute(key: string, value: AttributeValue | null | undefined): this {
+    if (this.endedAt !== null || value === undefined || value === null) return this;
+    const attrs = (this.attrs ??= []);
+    if (attrs.length >= this.trace.bounds.maxAttributes * 2) {
+      this.droppedAttributes++;
+      return this;
+    }
+    attrs.push(key, typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value);
+    return this;
+  }
+
+  setAttributes(attributes: Record<string, AttributeValue | null | undefined>): this {
+    if (attributes === null || typeof attributes !== 'object') return this;
+    for (const key of Object.keys(attributes)) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  recordError(error: unknown): this {
+    this.error = captureError(error, this.trace.bounds.maxErrorChars);
+    this.status = 'error';
+    return this;
+  }
+
+  setModel(model: string): this {
+    this.model = safeText(model, 200);
+    return this;
+  }
+
+  setUsage(usage: TokenUsage): this {
+    const input = Number((usage as Partial<TokenUsage> | null)?.inputTokens);
+    const output = Number((usage as Partial<TokenUsage> | null)?.outputTokens);
+    this.usage = { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+    return this;
+  }
+
+  setStopReason(reason: string): this {
+    this.stopReason = safeText(reason, 200);
+    return this;
+  }
+
+  setTool(toolName: string, circuit?: string): this {
+    this.toolName = safeText(toolName, 200);
+    if (circuit !== undefined) this.circuit = safeText(circuit, 200);
+    return this;
+  }
+
+  forceKeep(): this {
+    this.trace.forceKeep();
+    return this;
+  }
+
+  end(): void {
+    if (this.endedAt !== null) return;
+    this.endedAt = nowMs();
+    if (this.status === 'running') this.status = 'ok';
+  }
+
+  private capture(value: unknown, finalMax: number): SafeJson {
+    const b = this.trace.bounds;
+    return safeValue(value, { maxStringChars: captureChars(finalMax), maxDepth: b.maxDepth, maxItems: b.maxItems });
+  }
+}
+
+function cutCapture(value: string, finalMax: number): string {
+  const cap = captureChars(finalMax);
+  return value.length > cap ? truncateText(value, cap) : value;
+}
+
+/** Captures type, message and code of anything thrown, without keeping the Error (and its stack) alive. */
+export function captureError(error: unknown, maxChars: number): SpanError {
+  try {
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      return {
+        type: safeText(error.name || 'Error', 100),
+        message: safeText(error.message, captureChars(maxChars)),
+        code: typeof code === 'string' || typeof code === 'number' ? safeText(String(code), 100) : undefined,
+      };
+    }
+    return { type: typeof error === 'object' && error !== null ? 'Object' : typeof error, message: safeText(error, captureChars(maxChars)) };
+  } catch {
+    return { type: 'Unknown', message: '[Unrenderable]' };
+  }
+}
+
+class NoopSpan implements Span {
+  readonly isRecording = false;
+  readonly kind: SpanKind = 'custom';
+  readonly name = '';
+  readonly spanId = '';
+  readonly traceId = '';
+  setInput(): this {
+    return this;
+  }
+  setOutput(): this {
+    return this;
+  }
+  setAttribute(): this {
+    return this;
+  }
+  setAttributes(): this {
+    return this;
+  }
+  recordError(): this {
+    return this;
+  }
+  setModel(): this {
+    return this;
+  }
+  setUsage(): this {
+    return this;
+  }
+  setStopReason(): this {
+    return this;
+  }
+  setTool(): this {
+    return this;
+  }
+  forceKeep(): this {
+    return this;
+  }
+  end(): void {}
+}
+
+/** The one no-op span: outside a trace, past the span cap, after the trace ended, or when tracing is disabled. */
+export const NOOP_SPAN: Span = Object.freeze(new NoopSpan());

@@ -1,0 +1,221 @@
+/**
+ * Turns a finished, kept live trace into its {@link TraceRecord}: redaction first (by key and by shape), then the
+ * field caps, then the per-trace byte cap. Runs once per kept trace, never for sampled-out ones.
+ */
+import type { AttributeValue, KeepReason, SpanRecord, TraceRecord } from './model.js';
+import { MAX_NAME_CHARS, truncateText, truncationMarker, type TraceBounds } from './bounds.js';
+import type { Redactor } from './redact.js';
+import type { RecordingSpan } from './Span.js';
+import type { RecordingTrace } from './Trace.js';
+import { safeText, type SafeJson } from './safeValue.js';
+
+/** What building a record needs besides the trace. */
+export interface RecordContext {
+  bounds: TraceBounds;
+  redactor: Redactor;
+  /** Process metadata, already redacted, put under `metadata.service`. */
+  service: Record<string, unknown>;
+}
+
+/** Per-span fixed JSON overhead used by the size estimate (keys, ids, timestamps). */
+const SPAN_OVERHEAD_BYTES = 220;
+
+export function buildTraceRecord(trace: RecordingTrace, keepReason: KeepReason, ctx: RecordContext): TraceRecord {
+  const { bounds, redactor } = ctx;
+  const text = (s: string, max: number) => truncateText(redactor.redactString(s), max);
+  let estimate = 400;
+  const spans: SpanRecord[] = new Array<SpanRecord>(trace.spans.length);
+  for (let i = 0; i < trace.spans.length; i++) {
+    const s = trace.spans[i]!;
+    const rec = spanRecord(s, ctx, text);
+    estimate += SPAN_OVERHEAD_BYTES + rec.name.length + attrSize(rec.attributes);
+    if (rec.input !== undefined) estimate += jsonSize(rec.input as SafeJson);
+    if (rec.output !== undefined) estimate += jsonSize(rec.output as SafeJson);
+    if (rec.error) estimate += rec.error.message.length + 40;
+    spans[i] = rec;
+  }
+  let finalOutput: string | null = null;
+  if (trace.finalOutput !== undefined) {
+    const raw = typeof trace.finalOutput === 'string' ? trace.finalOutput : safeText(trace.finalOutput, Infinity);
+    finalOutput = text(raw, bounds.maxFinalOutputChars);
+    estimate += finalOutput.length;
+  }
+  const metadata: Record<string, unknown> = {};
+  if (trace.metadata) {
+    const m = redactor.redactTree(trace.metadata, bounds.maxAttributeChars, truncateText) as Record<string, SafeJson>;
+    Object.assign(metadata, m);
+    estimate += jsonSize(m);
+  }
+  metadata.service = ctx.service;
+  if (trace.error) metadata.error = { ...trace.error, message: text(trace.error.message, bounds.maxErrorChars) };
+  const endedAt = trace.endedAt ?? trace.startedAt;
+  const record: TraceRecord = {
+    traceId: trace.traceId,
+    userId: typeof trace.userId === 'string' ? text(trace.userId, MAX_NAME_CHARS) : trace.userId,
+    agent: trace.agent === null ? null : text(trace.agent, MAX_NAME_CHARS),
+    startedAt: trace.startedAt,
+    endedAt,
+    durationMs: endedAt - trace.startedAt,
+    status: trace.status,
+    iterations: trace.iterations,
+    finalOutput,
+    metadata,
+    spans,
+    droppedSpans: trace.droppedSpans,
+    truncated: trace.droppedSpans > 0,
+    keepReason,
+  };
+  // Estimates count UTF-16 units; UTF-8 needs at most 3 bytes per unit, so only measure when it could matter.
+  if (estimate * 3 > bounds.maxTraceBytes) enforceByteCap(record, bounds.maxTraceBytes);
+  return record;
+}
+
+function spanRecord(s: RecordingSpan, ctx: RecordContext, text: (s: string, max: number) => string): SpanRecord {
+  const { bounds, redactor } = ctx;
+  const rec = {
+    spanId: s.spanId,
+    parentId: s.parent === null ? null : s.parent.spanId,
+    kind: s.kind,
+    name: text(s.name, MAX_NAME_CHARS),
+    startedAt: s.startedAt,
+    endedAt: s.endedAt,
+    durationMs: s.endedAt === null ? null : s.endedAt - s.startedAt,
+    status: s.status,
+    attributes: s.attrs === null ? {} : attributes(s.attrs, ctx),
+  } as SpanRecord;
+  if (s.droppedAttributes > 0) rec.attributes['agentex.dropped_attributes'] = s.droppedAttributes;
+  if (s.error) rec.error = { type: text(s.error.type, 100), message: text(s.error.message, bounds.maxErrorChars), code: s.error.code };
+  if (s.input !== undefined) rec.input = redactor.redactTree(s.input, bounds.maxInputChars, truncateText);
+  if (s.output !== undefined) {
+    rec.output = redactor.redactTree(s.output, s.kind === 'tool' ? bounds.maxToolOutputChars : bounds.maxOutputChars, truncateText);
+  }
+  if (rec.kind === 'llm') {
+    if (s.model !== null) rec.model = text(s.model, MAX_NAME_CHARS);
+    if (s.usage !== null) rec.usage = s.usage;
+    if (s.stopReason !== null) rec.stopReason = text(s.stopReason, MAX_NAME_CHARS);
+  } else if (rec.kind === 'tool') {
+    if (s.toolName !== null) rec.toolName = text(s.toolName, MAX_NAME_CHARS);
+    if (s.circuit !== null) rec.circuit = text(s.circuit, MAX_NAME_CHARS);
+  } else {
+    // Model or tool details set on another kind of span are kept as attributes rather than lost.
+    if (s.model !== null) rec.attributes['llm.model'] = text(s.model, MAX_NAME_CHARS);
+    if (s.usage !== null) {
+      rec.attributes['llm.usage.input_tokens'] = s.usage.inputTokens;
+      rec.attributes['llm.usage.output_tokens'] = s.usage.outputTokens;
+    }
+    if (s.stopReason !== null) rec.attributes['llm.stop_reason'] = text(s.stopReason, MAX_NAME_CHARS);
+    if (s.toolName !== null) rec.attributes['tool.name'] = text(s.toolName, MAX_NAME_CHARS);
+    if (s.circuit !== null) rec.attributes['tool.circuit'] = text(s.circuit, MAX_NAME_CHARS);
+  }
+  return rec;
+}
+
+function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string, AttributeValue> {
+  const { redactor, bounds } = ctx;
+  const max = bounds.maxAttributeChars;
+  const out: Record<string, AttributeValue> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const rawKey = flat[i];
+    const key = typeof rawKey === 'string' ? (rawKey.length > MAX_NAME_CHARS ? rawKey.slice(0, MAX_NAME_CHARS) : rawKey) : safeText(rawKey, MAX_NAME_CHARS);
+    const rule = redactor.sensitiveKey(key);
+    if (rule !== null) {
+      out[key] = `[REDACTED:${rule}]`;
+      continue;
+    }
+    const v = flat[i + 1];
+    switch (typeof v) {
+      case 'string':
+        out[key] = truncateText(redactor.redactString(v), max);
+        break;
+      case 'number':
+        out[key] = Number.isFinite(v) ? v : String(v);
+        break;
+      case 'boolean':
+        out[key] = v;
+        break;
+      default:
+        out[key] = Array.isArray(v) ? attributeArray(v, ctx) : truncateText(redactor.redactString(safeText(v, max * 4)), max);
+    }
+  }
+  return out;
+}
+
+function attributeArray(values: readonly unknown[], ctx: RecordContext): AttributeValue {
+  const n = Math.min(values.length, ctx.bounds.maxItems);
+  const first = values[0];
+  if (typeof first === 'number' && values.every((v) => typeof v === 'number')) return values.slice(0, n);
+  if (typeof first === 'boolean' && values.every((v) => typeof v === 'boolean')) return values.slice(0, n);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    out.push(truncateText(ctx.redactor.redactString(typeof v === 'string' ? v : safeText(v, 400)), ctx.bounds.maxAttributeChars));
+  }
+  return out;
+}
+
+function attrSize(attrs: Record<string, AttributeValue>): number {
+  let n = 0;
+  for (const key in attrs) {
+    const v = attrs[key]!;
+    n += key.length + 6 + (typeof v === 'string' ? v.length : typeof v === 'object' ? jsonSize(v as SafeJson) : 12);
+  }
+  return n;
+}
+
+/** A cheap over-estimate of JSON length in UTF-16 units. */
+export function jsonSize(v: SafeJson): number {
+  if (typeof v === 'string') return v.length + 2;
+  if (v === null || typeof v !== 'object') return 12;
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (const x of v) n += jsonSize(x) + 1;
+    return n;
+  }
+  for (const key in v) n += key.length + 4 + jsonSize(v[key]!);
+  return n;
+}
+
+function bytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
+}
+
+/**
+ * Cuts the record to `maxBytes` of JSON: first span inputs/outputs (largest first), then attributes (largest
+ * first), then spans from the end (counted in `droppedSpans`). Never drops the trace.
+ */
+export function enforceByteCap(record: TraceRecord, maxBytes: number): void {
+  let total = bytes(record);
+  if (total <= maxBytes) return;
+  record.truncated = true;
+  const payloads = record.spans
+    .map((span, i) => ({ i, size: bytes(span.input) + bytes(span.output) }))
+    .filter((p) => p.size > 0)
+    .sort((a, b) => b.size - a.size);
+  for (const p of payloads) {
+    if (total <= maxBytes) return;
+    const span = record.spans[p.i]!;
+    const before = bytes(span.input) + bytes(span.output);
+    if (span.input !== undefined) span.input = truncationMarker(JSON.stringify(span.input).length);
+    if (span.output !== undefined) span.output = truncationMarker(JSON.stringify(span.output).length);
+    total -= before - (bytes(span.input) + bytes(span.output));
+  }
+  const attrs = record.spans
+    .map((span, i) => ({ i, size: bytes(span.attributes) }))
+    .filter((p) => p.size > 2)
+    .sort((a, b) => b.size - a.size);
+  for (const p of attrs) {
+    if (total <= maxBytes) return;
+    const span = record.spans[p.i]!;
+    const cut = Object.keys(span.attributes).length;
+    span.attributes = { 'agentex.dropped_attributes': cut };
+    total -= p.size - bytes(span.attributes);
+  }
+  while (total > maxBytes && record.spans.length > 0) {
+    const span = record.spans.pop()!;
+    record.droppedSpans++;
+    total -= bytes(span) + 1;
+  }
+  if (total > maxBytes && record.finalOutput !== null) {
+    record.finalOutput = truncateText(record.finalOutput, 100);
+  }
+}
