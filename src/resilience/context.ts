@@ -74,7 +74,7 @@ export class SignalScope implements Scope {
   }
 
   get reason(): unknown {
-    return this.signal.reason;
+    return this.signal.reason as unknown;
   }
 
   listen(listener: AbortListener): void {
@@ -113,7 +113,8 @@ export function scopeOf(signal: AbortSignal | undefined): Scope {
 /** Runs `fn` with `scope` as its context; a synchronous throw becomes a rejection. */
 export function invoke<T>(fn: GuardedFn<T>, scope: Scope): Promise<T> {
   try {
-    return Promise.resolve(fn(scope));
+    const result: PromiseLike<T> | T = fn(scope);
+    return Promise.resolve(result);
   } catch (err) {
     return Promise.reject(toError(err));
   }
@@ -127,4 +128,14 @@ export function cancelled(scope: Scope): CancelledError {
 /** Runs `policy` with a scope, using the internal hook when the policy is one of ours. */
 export function runIn<T>(policy: Policy, fn: GuardedFn<T>, scope: Scope): Promise<T> {
   return isScopedPolicy(policy) ? policy[RUN](fn, scope) : policy.execute(fn, scope === NEVER ? undefined : scope.signal);
+}
+
+/**
+ * A promise that rejects with `error` one microtask later. The caller's `await` attaches its handler first, which
+ * spares Node's unhandled-rejection bookkeeping (two runtime callbacks, ~0.5 µs) on hot rejection paths.
+ */
+export function rejectSoon(error: Error): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    queueMicrotask(() => reject(error));
+  });
 }

@@ -12,7 +12,7 @@
  */
 import { toError } from '../common/errors.js';
 import { assertNumber } from '../common/options.js';
-import type { AbortListener, GuardedFn, Policy, Scope, ScopedPolicy } from './context.js';
+import type { AbortListener, GuardedFn, Scope, ScopedPolicy } from './context.js';
 import { NEVER, RUN, cancelled, invoke, scopeOf } from './context.js';
 import type { Disposer, Listener } from './Emitter.js';
 import { Emitter } from './Emitter.js';
@@ -26,7 +26,7 @@ export interface TimeoutEvent {
 }
 
 /** A policy that bounds how long a call may take. */
-export interface TimeoutPolicy extends Policy {
+export interface TimeoutPolicy extends ScopedPolicy {
   readonly timeoutMs: number;
   /** Number of calls currently running under this policy. */
   readonly inFlight: number;
@@ -114,7 +114,7 @@ class TimeoutCall implements Scope, AbortListener {
   }
 }
 
-class Timeout implements TimeoutPolicy, ScopedPolicy {
+class Timeout implements TimeoutPolicy {
   private head: TimeoutCall | undefined = undefined;
   private tail: TimeoutCall | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
