@@ -145,4 +145,49 @@ describe('circuit breaker properties', () => {
       { numRuns: 80 },
     );
   });
+
+  it('calls from an earlier generation never move the state machine when they settle late', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        async (oldOutcomes, maxProbes, resetInstead) => {
+          const b = circuitBreaker({ name: 'g', threshold: 1, cooldownMs: 50, halfOpenMaxProbes: maxProbes, successThreshold: 2 });
+          const gates = oldOutcomes.map(() => {
+            let open!: () => void;
+            const gate = new Promise<void>((r) => (open = r));
+            return { gate, open };
+          });
+          const old = oldOutcomes.map((fail, i) =>
+            b
+              .execute(async () => {
+                await gates[i]!.gate;
+                if (fail) throw new Error('old');
+                return 'old';
+              })
+              .catch(() => undefined),
+          );
+          await b.execute(() => Promise.reject(new Error('trip'))).catch(() => undefined);
+          if (resetInstead) {
+            b.reset();
+          } else {
+            vi.advanceTimersByTime(50);
+            expect(b.state).toBe('half_open');
+            for (let i = 0; i < maxProbes; i++) void b.execute(() => new Promise(() => {})).catch(() => undefined);
+          }
+          const before = b.stats();
+          for (const g of gates) g.open();
+          await Promise.all(old);
+          const after = b.stats();
+          expect(after.state).toBe(before.state);
+          expect(after.generation).toBe(before.generation);
+          expect(after.probesInFlight).toBe(before.probesInFlight);
+          expect(after.consecutiveFailures).toBe(before.consecutiveFailures);
+          if (resetInstead) expect(after.counts.calls).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });
