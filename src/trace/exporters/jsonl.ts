@@ -26,7 +26,11 @@ class JsonlExporter implements TraceExporter {
     readonly name: string,
     private readonly filePath: string | null,
     private readonly stream: Writable | null,
-  ) {}
+  ) {
+    // A failed write also emits 'error'; without a listener that would crash the process, which tracing must never do.
+    // The failure itself reaches the processor through the write callback.
+    stream?.on('error', () => {});
+  }
 
   private target(): Writable {
     if (this.stream) return this.stream;
