@@ -3,7 +3,7 @@ import { faults, startAnthropicEmulator, startEmulators, startExaEmulator, start
 import type { EmulatorSet } from './index.js';
 import { InvalidOptionsError } from '../common/errors.js';
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke into wire JSON
+async function post(url: string, body: unknown, headers: Record<string, string> = {}):  
 Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await res.text();
