@@ -58,7 +58,6 @@ export function nowMs(): number {
 
 /** A span that records. Created by a trace; not constructed directly by users. */
 export class RecordingSpan implements Span {
-  readonly isRecording = true;
   readonly kind: SpanKind;
   readonly name: string;
   readonly startedAt: number;
@@ -67,8 +66,9 @@ export class RecordingSpan implements Span {
   error: SpanError | null = null;
   input: SafeJson | undefined = undefined;
   output: SafeJson | undefined = undefined;
-  /** Flat [key, value, key, value...]: cheaper to append than an object's dictionary mode. */
-  attrs: unknown[] | null = null;
+  /** Attributes as set (strings cut to a capture cap); redacted in place when the trace is kept. */
+  attrs: Record<string, unknown> | null = null;
+  attrCount = 0;
   model: string | null = null;
   usage: TokenUsage | null = null;
   stopReason: string | null = null;
@@ -90,6 +90,10 @@ export class RecordingSpan implements Span {
     }
     this.name = typeof name === 'string' ? name : safeText(name, 200);
     this.startedAt = nowMs();
+  }
+
+  get isRecording(): boolean {
+    return true;
   }
 
   /** Generated on first read: spans of traces that are sampled out never pay for an id. */
@@ -119,12 +123,15 @@ export class RecordingSpan implements Span {
 
   setAttribute(key: string, value: AttributeValue | null | undefined): this {
     if (this.endedAt !== null || value === undefined || value === null) return this;
-    const attrs = (this.attrs ??= []);
-    if (attrs.length >= this.trace.bounds.maxAttributes * 2) {
-      this.droppedAttributes++;
-      return this;
+    const attrs = (this.attrs ??= {});
+    if (!(key in attrs)) {
+      if (this.attrCount >= this.trace.bounds.maxAttributes) {
+        this.droppedAttributes++;
+        return this;
+      }
+      this.attrCount++;
     }
-    attrs.push(key, typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value);
+    attrs[key] = typeof value === 'string' && value.length > 256 ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value;
     return this;
   }
 

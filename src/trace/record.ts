@@ -110,19 +110,23 @@ function spanRecord(s: RecordingSpan, ctx: RecordContext, text: (s: string, max:
   return rec;
 }
 
-function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string, AttributeValue> {
+/** Redacts and bounds a span's attributes in place: the live span is finished, so its object is reused. */
+function attributes(out: Record<string, unknown>, ctx: RecordContext): Record<string, AttributeValue> {
   const { redactor, bounds } = ctx;
   const max = bounds.maxAttributeChars;
-  const out: Record<string, AttributeValue> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const rawKey = flat[i];
-    const key = typeof rawKey === 'string' ? (rawKey.length > MAX_NAME_CHARS ? rawKey.slice(0, MAX_NAME_CHARS) : rawKey) : safeText(rawKey, MAX_NAME_CHARS);
+  for (const rawKey in out) {
+    let key = rawKey;
+    if (rawKey.length > MAX_NAME_CHARS) {
+      key = rawKey.slice(0, MAX_NAME_CHARS);
+      out[key] = out[rawKey];
+      delete out[rawKey];
+    }
     const rule = redactor.sensitiveKey(key);
     if (rule !== null) {
       out[key] = `[REDACTED:${rule}]`;
       continue;
     }
-    const v = flat[i + 1];
+    const v = out[key];
     switch (typeof v) {
       case 'string':
         out[key] = truncateText(redactor.redactString(v), max);
@@ -137,7 +141,7 @@ function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string
         out[key] = Array.isArray(v) ? attributeArray(v, ctx) : truncateText(redactor.redactString(safeText(v, max * 4)), max);
     }
   }
-  return out;
+  return out as Record<string, AttributeValue>;
 }
 
 function attributeArray(values: readonly unknown[], ctx: RecordContext): AttributeValue {
