@@ -171,3 +171,17 @@ export function isFallbackExhaustedError(err: unknown): err is FallbackExhausted
 export function isHttpStatusError(err: unknown): err is HttpStatusError {
   return err instanceof HttpStatusError;
 }
+
+/** A circuit registry already holds its maximum number of circuits; the new one was not created. */
+export class RegistryFullError extends AgentexError {
+  readonly code = 'REGISTRY_FULL';
+  readonly fault = 'caller';
+
+  constructor(readonly maxCircuits: number) {
+    super(`Circuit registry is full (${maxCircuits} circuits); dispose unused circuits or raise maxCircuits`);
+  }
+}
+
+export function isRegistryFullError(err: unknown): err is RegistryFullError {
+  return err instanceof RegistryFullError;
+}
