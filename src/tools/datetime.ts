@@ -8,7 +8,7 @@ import type { Tool } from './types.js';
 
 /** What `datetime` returns. */
 export interface DateTimeData {
-  /** Canonical zone name, e.g. `Europe/Paris`. */
+  /** The zone, e.g. `Europe/Paris` (case corrected when ICU knows it). */
   timezone: string;
   /** Local time with offset, e.g. `2025-03-01T14:05:09+01:00`. */
   iso: string;
@@ -29,6 +29,10 @@ export interface DateTimeToolOptions {
 const input = z.object({
   timezone: z.string().min(1).max(100).default('UTC').describe('IANA time zone name, e.g. "Europe/Paris" or "America/New_York". Default UTC.'),
 });
+
+function resolvedName(resolved: string, requested: string): string {
+  return resolved.toLowerCase() === requested.toLowerCase() ? resolved : requested;
+}
 
 function formatIn(timeZone: string, ms: number): DateTimeData {
   const fmt = new Intl.DateTimeFormat('en-US', {
@@ -51,7 +55,8 @@ function formatIn(timeZone: string, ms: number): DateTimeData {
   const date = `${parts.year}-${parts.month}-${parts.day}`;
   const time = `${parts.hour}:${parts.minute}:${parts.second}`;
   return {
-    timezone: fmt.resolvedOptions().timeZone,
+    // ICU canonicalizes to legacy names (Asia/Kolkata → Asia/Calcutta); echo the caller's zone unless only its case differs.
+    timezone: resolvedName(fmt.resolvedOptions().timeZone, timeZone),
     iso: `${date}T${time}${utcOffset}`,
     date,
     time,
