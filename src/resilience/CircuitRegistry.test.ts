@@ -43,7 +43,7 @@ describe('CircuitRegistry', () => {
     const b = r.register(circuitBreaker({ name: 'b', threshold: 1 }));
     await a.execute(boom).catch(() => undefined);
     await b.execute(boom).catch(() => undefined);
-    expect(changes.mock.calls.map(([e]: [{ name: string; to: string }]) => `${e.name}:${e.to}`)).toEqual(['a:open', 'b:open']);
+    expect(changes.mock.calls.map((args) => { const e = args[0] as { name: string; to: string }; return `${e.name}:${e.to}`; })).toEqual(['a:open', 'b:open']);
     expect(failures).toHaveBeenCalledTimes(2);
     off();
     r.reset();
