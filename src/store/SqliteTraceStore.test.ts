@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidOptionsError } from '../common/errors.js';
+import { SchemaVersionError, StoreUnavailableError } from './errors.js';
+import { createSqliteTraceStore, SQLITE_TRACE_MIGRATIONS } from './SqliteTraceStore.js';
+import { makeTrace } from './testing/fixtures.js';
+import { runTraceStoreContract } from './traceStore.case.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'agentex-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const quiet = { warn: () => undefined };
+
+describe('SqliteTraceStore contract', () => {
+  runTraceStoreContract({
+    create: async (options) => createSqliteTraceStore({ path: path.join(dir, `contract-${n++}.db`), purgeIntervalMs: 0, logger: quiet, ...options }),
+  });
+});
+
+describe('SqliteTraceStore specifics', () => {
+  it('creates the directory, uses WAL and records the schema version', async () => {
+    const file = path.join(dir, 'nested', 'deeper', 'a.db');
+    const store = createSqliteTraceStore({ path: file, purgeIntervalMs: 0 });
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare("SELECT MAX(version) FROM schema_migrations WHERE component = 'traces'").pluck().get()).toBe(SQLITE_TRACE_MIGRATIONS.length);
+    db.close();
+    // Reopening applies nothing and keeps working.
+    const again = createSqliteTraceStore({ path: file, purgeIntervalMs: 0 });
+    expect((await again.ping()).ok).toBe(true);
+    await again.close();
+  });
+
+  it('refuses a database written by a newer version, naming both versions', () => {
+    const file = path.join(dir, 'newer.db');
+    createSqliteTraceStore({ path: file, purgeIntervalMs: 0 }).close().catch(() => undefined);
+    const db = new Database(file);
+    db.prepare("INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('traces', 99, 'future', 0)").run();
+    db.close();
+    let error: unknown;
+    try {
+      createSqliteTraceStore({ path: file, purgeIntervalMs: 0 });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect((error as Error).message).toMatch(/version 99.*up to version 1/);
+  });
+
+  it('uses the composite indexes for list filters (no table scan)', () => {
+    const file = path.join(dir, 'plan.db');
+    const store = createSqliteTraceStore({ path: file, purgeIntervalMs: 0 });
+    void store.close();
+    const db = new Database(file, { readonly: true });
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+    const order = 'ORDER BY started_at DESC, trace_id DESC LIMIT 21';
+    expect(plan(`SELECT body FROM traces WHERE user_id = 'a' AND status = 'error' ${order}`)).toMatch(/traces_user_status_started/);
+    expect(plan(`SELECT body FROM traces WHERE user_id = 'a' AND status = 'error' AND (started_at, trace_id) < (1, 'x') ${order}`)).toMatch(
+      /traces_user_status_started \(user_id=\? AND status=\? AND/,
+    );
+    expect(plan(`SELECT body FROM traces WHERE agent = 'a' ${order}`)).toMatch(/traces_agent_started/);
+    expect(plan(`SELECT body FROM traces WHERE status = 'error' ${order}`)).toMatch(/traces_status_started/);
+    expect(plan(`SELECT body FROM traces ${order}`)).not.toMatch(/TEMP B-TREE/);
+    db.close();
+  });
+
+  it('validates its options, naming the option', () => {
+    expect(() => createSqliteTraceStore({ retentionMs: -1 })).toThrow(InvalidOptionsError);
+    expect(() => createSqliteTraceStore({ synchronous: 'off' as never })).toThrow(/synchronous/);
+    expect(() => createSqliteTraceStore({ bogus: 1 } as never)).toThrow(/bogus/);
+    expect(() => createSqliteTraceStore({ logger: {} as never })).toThrow(/logger/);
+    expect(() => createSqliteTraceStore({ retentionFor: 5 as never })).toThrow(/retentionFor/);
+  });
+
+  it('reports an unopenable file as StoreUnavailableError', () => {
+    writeFileSync(path.join(dir, 'plain-file'), 'x');
+    expect(() => createSqliteTraceStore({ path: path.join(dir, 'plain-file', 'y.db') })).toThrow(StoreUnavailableError);
+  });
+
+  it('splits writes into bounded transactions and stops between them when aborted', async () => {
+    const store = createSqliteTraceStore({ path: path.join(dir, 'split.db'), purgeIntervalMs: 0, maxBatchTraces: 3, maxBatchSpans: 10 });
+    await store.put(Array.from({ length: 7 }, () => makeTrace({ spans: 4 })));
+    expect(store.counters().batchesWritten).toBe(4); // 2 traces (8 spans) per transaction, by the span bound
+    const ctl = new AbortController();
+    const p = store.put(Array.from({ length: 7 }, () => makeTrace({ spans: 1 })), { signal: ctl.signal });
+    ctl.abort();
+    await expect(p).rejects.toThrow();
+    expect(store.counters().tracesWritten).toBe(10);
+    await store.close();
+  });
+
+  it('runs the background purge on its interval and reports failures without throwing', async () => {
+    const warnings: string[] = [];
+    const store = createSqliteTraceStore({
+      path: path.join(dir, 'timer.db'),
+      purgeIntervalMs: 20,
+      retentionMs: 1000,
+      logger: { warn: (_f, m) => warnings.push(m) },
+    });
+    await store.put([makeTrace({ spans: 1 })]);
+    await new Promise((r) => setTimeout(r, 1200));
+    await expect.poll(() => store.counters().purged, { timeout: 5000 }).toBe(1);
+    await store.close();
+    expect(warnings).toEqual([]);
+  });
+});

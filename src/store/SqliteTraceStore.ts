@@ -1,0 +1,446 @@
+/**
+ * The embedded trace store: one SQLite file in WAL mode (readers never block the writer), prepared statements,
+ * one transaction per bounded sub-batch so a write never holds the event loop for long.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
+import type { TraceRecord, TraceStatus } from '../trace/model.js';
+import { StoreClosedError, StoreUnavailableError } from './errors.js';
+import { migrateSqlite, type Migration } from './migrations.js';
+import {
+  emptyStatusCounts,
+  encodeCursor,
+  normaliseListQuery,
+  normaliseStatsQuery,
+  normaliseTimeseriesQuery,
+  normaliseTraceId,
+  userKey,
+  validateTrace,
+  type NormalisedListQuery,
+  type NormalisedStatsQuery,
+} from './query.js';
+import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
+import { forEachSpanRow, toSummary, toTrace, toTraceRow } from './rows.js';
+import {
+  DEFAULT_PURGE_INTERVAL_MS,
+  DEFAULT_RETENTION_MS,
+  PURGE_CHUNK_BUDGET_MS,
+  type HealthResult,
+  type ListTracesQuery,
+  type PurgeOptions,
+  type PutOptions,
+  type StatsQuery,
+  type StoreLogger,
+  type TimeseriesQuery,
+  type TraceBucket,
+  type TracePage,
+  type TraceStats,
+  type TraceStore,
+  type TraceStoreCounters,
+} from './TraceStore.js';
+
+/** Where the embedded store lives unless told otherwise. */
+export const DEFAULT_SQLITE_PATH = './data/agentex.db';
+/** Largest number of traces, and of spans, written in one SQLite transaction. */
+export const DEFAULT_MAX_BATCH_TRACES = 100;
+export const DEFAULT_MAX_BATCH_SPANS = 2000;
+
+export interface SqliteTraceStoreOptions {
+  /** Database file; its directory is created. `:memory:` for a private in-memory database. Default `./data/agentex.db`. */
+  path?: string;
+  /** How long a trace is kept after it is written, in ms. Default 7 days. */
+  retentionMs?: number;
+  /** Per-trace retention (e.g. keep errors longer); return undefined for the default. */
+  retentionFor?: (trace: TraceRecord) => number | undefined;
+  /** Interval of the background purge in ms; 0 disables it. Default 10 minutes. */
+  purgeIntervalMs?: number;
+  /** Most traces per write transaction. Default 100. */
+  maxBatchTraces?: number;
+  /** Most spans per write transaction (a single larger trace is still written whole). Default 2000. */
+  maxBatchSpans?: number;
+  /** `normal` survives a process crash (WAL); `full` also survives power loss, slower. Default `normal`. */
+  synchronous?: 'normal' | 'full';
+  /** How long a write waits for another connection's lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Where background failures are reported. Default: one line on stderr. */
+  logger?: StoreLogger;
+}
+
+const OPTION_KEYS = ['path', 'retentionMs', 'retentionFor', 'purgeIntervalMs', 'maxBatchTraces', 'maxBatchSpans', 'synchronous', 'busyTimeoutMs', 'logger'];
+
+/** The traces schema, version by version. Never edit a released migration: add one. */
+export const SQLITE_TRACE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'traces and spans',
+    statements: [
+      `CREATE TABLE traces (
+        trace_id TEXT PRIMARY KEY NOT NULL,
+        user_id TEXT,
+        agent TEXT,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        duration_ms REAL,
+        span_count INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        body TEXT NOT NULL)`,
+      `CREATE TABLE spans (
+        trace_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        duration_ms REAL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (trace_id, seq)) WITHOUT ROWID`,
+      'CREATE INDEX traces_user_started ON traces (user_id, started_at, trace_id)',
+      'CREATE INDEX traces_user_status_started ON traces (user_id, status, started_at, trace_id)',
+      'CREATE INDEX traces_status_started ON traces (status, started_at, trace_id)',
+      'CREATE INDEX traces_agent_started ON traces (agent, started_at, trace_id)',
+      'CREATE INDEX traces_started ON traces (started_at, trace_id)',
+      'CREATE INDEX traces_expires ON traces (expires_at)',
+    ],
+  },
+];
+
+/** Validated options with defaults applied, in one visible place. */
+function resolveOptions(options: SqliteTraceStoreOptions) {
+  const where = 'createSqliteTraceStore';
+  assertKnownKeys(where, options, OPTION_KEYS);
+  const {
+    path: file = DEFAULT_SQLITE_PATH,
+    retentionMs = DEFAULT_RETENTION_MS,
+    retentionFor,
+    purgeIntervalMs = DEFAULT_PURGE_INTERVAL_MS,
+    maxBatchTraces = DEFAULT_MAX_BATCH_TRACES,
+    maxBatchSpans = DEFAULT_MAX_BATCH_SPANS,
+    synchronous = 'normal',
+    busyTimeoutMs = 5000,
+    logger = consoleLogger,
+  } = options;
+  assertString(where, 'path', file, 4096);
+  assertNumber(where, 'retentionMs', retentionMs, { min: 1000 });
+  if (retentionFor !== undefined) assertFunction(where, 'retentionFor', retentionFor);
+  assertNumber(where, 'purgeIntervalMs', purgeIntervalMs, { integer: true, min: 0 });
+  assertNumber(where, 'maxBatchTraces', maxBatchTraces, { integer: true, min: 1, max: 10_000 });
+  assertNumber(where, 'maxBatchSpans', maxBatchSpans, { integer: true, min: 1, max: 1_000_000 });
+  assertOneOf(where, 'synchronous', synchronous, ['normal', 'full']);
+  assertNumber(where, 'busyTimeoutMs', busyTimeoutMs, { integer: true, min: 0 });
+  if (typeof logger?.warn !== 'function') assertFunction(where, 'logger.warn', undefined);
+  return { file, retentionMs, retentionFor, purgeIntervalMs, maxBatchTraces, maxBatchSpans, synchronous, busyTimeoutMs, logger };
+}
+
+/**
+ * Opens (creating if needed) a SQLite trace store and applies pending migrations.
+ * @throws InvalidOptionsError for bad options; SchemaVersionError when the file was written by a newer AgentEx;
+ *   StoreUnavailableError when the file cannot be opened.
+ * @example const store = createSqliteTraceStore({ path: './data/agentex.db', retentionMs: 3 * 86_400_000 });
+ */
+export function createSqliteTraceStore(options: SqliteTraceStoreOptions = {}): TraceStore {
+  const o = resolveOptions(options);
+  let db: Database.Database;
+  try {
+    if (o.file !== ':memory:' && !o.file.startsWith('file:')) mkdirSync(path.dirname(path.resolve(o.file)), { recursive: true });
+    db = new Database(o.file);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${o.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`busy_timeout = ${o.busyTimeoutMs}`);
+  } catch (err) {
+    throw new StoreUnavailableError('sqlite', 'open', err);
+  }
+  try {
+    migrateSqlite(db, 'traces', SQLITE_TRACE_MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteTraceStore(db, o);
+}
+
+type Resolved = ReturnType<typeof resolveOptions>;
+
+class SqliteTraceStore implements TraceStore {
+  readonly backend = 'sqlite' as const;
+  private closed = false;
+  private readonly stopPurge: () => void;
+  private readonly listStatements = new Map<string, Statement>();
+  private readonly counts: TraceStoreCounters = { tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 };
+  private purgeChunk = 256;
+  private readonly s;
+  private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => void;
+  private readonly readTrace: (traceId: string) => TraceRecord | null;
+  private readonly deleteIds: (ids: readonly string[]) => void;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly o: Resolved,
+  ) {
+    this.s = {
+      upsertTrace: db.prepare(
+        `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (trace_id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent, status = excluded.status,
+           started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
+           span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body`,
+      ),
+      deleteSpans: db.prepare('DELETE FROM spans WHERE trace_id = ?'),
+      insertSpan: db.prepare(
+        `INSERT INTO spans (trace_id, seq, span_id, parent_id, kind, name, status, started_at, duration_ms, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getTrace: db.prepare('SELECT body FROM traces WHERE trace_id = ?').pluck(),
+      getSpans: db.prepare('SELECT body FROM spans WHERE trace_id = ? ORDER BY seq').pluck(),
+      deleteTrace: db.prepare('DELETE FROM traces WHERE trace_id = ?'),
+      expiredIds: db.prepare('SELECT trace_id FROM traces WHERE expires_at <= ? LIMIT ?').pluck(),
+      userIds: db.prepare('SELECT trace_id FROM traces WHERE user_id = ? LIMIT ?').pluck(),
+      ping: db.prepare('SELECT 1').pluck(),
+    };
+    const s = this.s;
+    this.writeBatch = db.transaction((rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => {
+      for (const { trace, traceId, expiresAt } of rows) {
+        const r = toTraceRow(trace, traceId, expiresAt);
+        s.upsertTrace.run(r.traceId, r.userId, r.agent, r.status, r.startedAt, r.endedAt, r.durationMs, r.spanCount, r.expiresAt, r.body);
+        s.deleteSpans.run(traceId);
+        forEachSpanRow(trace, traceId, (sp) =>
+          s.insertSpan.run(sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body),
+        );
+      }
+    });
+    // A read transaction: the trace row and its spans come from one snapshot, never half of a concurrent rewrite.
+    this.readTrace = db.transaction((traceId: string) => {
+      const body = s.getTrace.get(traceId) as string | undefined;
+      return body === undefined ? null : toTrace(body, s.getSpans.all(traceId) as string[]);
+    });
+    this.deleteIds = db.transaction((ids: readonly string[]) => {
+      for (const id of ids) {
+        s.deleteSpans.run(id);
+        s.deleteTrace.run(id);
+      }
+    });
+    this.stopPurge = startPurgeTimer(o.purgeIntervalMs, () => this.purgeExpired(), o.logger, 'sqlite', () => this.counts.purgeErrors++);
+  }
+
+  private open(): void {
+    if (this.closed) throw new StoreClosedError('sqlite');
+  }
+
+  private run<T>(operation: string, fn: () => T): T {
+    this.open();
+    try {
+      return fn();
+    } catch (err) {
+      throw new StoreUnavailableError('sqlite', operation, err);
+    }
+  }
+
+  async put(traces: readonly TraceRecord[], options: PutOptions = {}): Promise<void> {
+    this.open();
+    if (!Array.isArray(traces)) throw new StoreUnavailableError('sqlite', 'put', new TypeError('traces must be an array'));
+    const now = Date.now();
+    // Validate the whole batch before writing any of it.
+    const rows = traces.map((trace, i) => {
+      const traceId = validateTrace(trace, i);
+      const ttl = this.o.retentionFor?.(trace) ?? this.o.retentionMs;
+      return { trace, traceId, expiresAt: Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)) };
+    });
+    let start = 0;
+    while (start < rows.length) {
+      let end = start;
+      let spans = 0;
+      while (end < rows.length && end - start < this.o.maxBatchTraces) {
+        const n = rows[end]!.trace.spans.length;
+        if (end > start && spans + n > this.o.maxBatchSpans) break;
+        spans += n;
+        end++;
+      }
+      if (start > 0) {
+        await yieldToEventLoop();
+        options.signal?.throwIfAborted();
+      }
+      const chunk = rows.slice(start, end);
+      this.run('put', () => this.writeBatch(chunk));
+      this.counts.batchesWritten++;
+      this.counts.tracesWritten += chunk.length;
+      start = end;
+    }
+  }
+
+  async get(traceId: string): Promise<TraceRecord | null> {
+    const id = normaliseTraceId(traceId);
+    return this.run('get', () => this.readTrace(id));
+  }
+
+  async list(query?: ListTracesQuery): Promise<TracePage> {
+    const q = normaliseListQuery(query);
+    const { sql, params } = listSql(q);
+    return this.run('list', () => {
+      let stmt = this.listStatements.get(sql);
+      if (!stmt) {
+        stmt = this.db.prepare(sql).raw();
+        this.listStatements.set(sql, stmt);
+      }
+      const rows = stmt.all(...params) as [string, number, number, string][];
+      return page(rows, q.limit);
+    });
+  }
+
+  async stats(query: StatsQuery): Promise<TraceStats> {
+    const q = normaliseStatsQuery(query);
+    const { where, params } = rangeWhere(q);
+    return this.run('stats', () => {
+      const byStatus = emptyStatusCounts();
+      let total = 0;
+      for (const row of this.db.prepare(`SELECT status, COUNT(*) AS c FROM traces WHERE ${where} GROUP BY status`).all(...params) as {
+        status: TraceStatus;
+        c: number;
+      }[]) {
+        if (row.status in byStatus) byStatus[row.status] += row.c;
+        total += row.c;
+      }
+      const finished = this.db.prepare(`SELECT COUNT(*) FROM traces WHERE ${where} AND duration_ms IS NOT NULL`).pluck().get(...params) as number;
+      const at = this.db.prepare(`SELECT duration_ms FROM traces WHERE ${where} AND duration_ms IS NOT NULL ORDER BY duration_ms LIMIT 1 OFFSET ?`).pluck();
+      const rank = (p: number) => (finished === 0 ? null : (at.get(...params, Math.max(0, Math.ceil(p * finished) - 1)) as number));
+      return { total, byStatus, p50DurationMs: rank(0.5), p95DurationMs: rank(0.95) };
+    });
+  }
+
+  async timeseries(query: TimeseriesQuery): Promise<TraceBucket[]> {
+    const q = normaliseTimeseriesQuery(query);
+    const { where, params } = rangeWhere(q);
+    return this.run('timeseries', () => {
+      const rows = this.db
+        .prepare(`SELECT CAST((started_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS c FROM traces WHERE ${where} GROUP BY b, status`)
+        .all(q.since, q.bucketMs, ...params) as { b: number; status: TraceStatus; c: number }[];
+      return buckets(q.since, q.bucketMs, q.buckets, rows);
+    });
+  }
+
+  async purgeExpired(options: PurgeOptions = {}): Promise<number> {
+    this.open();
+    const now = options.now ?? Date.now();
+    this.counts.purgeRuns++;
+    let deleted = 0;
+    for (;;) {
+      if (this.closed || options.signal?.aborted) break;
+      const started = performance.now();
+      const ids = this.run('purge', () => {
+        const batch = this.s.expiredIds.all(now, this.purgeChunk) as string[];
+        if (batch.length > 0) this.deleteIds(batch);
+        return batch;
+      });
+      deleted += ids.length;
+      this.counts.purged += ids.length;
+      if (ids.length > 0) options.onProgress?.(deleted);
+      if (ids.length < this.purgeChunk) break;
+      this.tuneChunk(performance.now() - started);
+      await yieldToEventLoop();
+    }
+    return deleted;
+  }
+
+  /** Keeps each purge chunk near the time budget, whatever the disk and the span counts. */
+  private tuneChunk(elapsedMs: number): void {
+    if (elapsedMs > PURGE_CHUNK_BUDGET_MS) this.purgeChunk = Math.max(16, Math.floor(this.purgeChunk / 2));
+    else if (elapsedMs < PURGE_CHUNK_BUDGET_MS / 2) this.purgeChunk = Math.min(8192, this.purgeChunk * 2);
+  }
+
+  async deleteByUser(userId: string | number): Promise<number> {
+    const key = userKey(userId);
+    let deleted = 0;
+    for (;;) {
+      const ids = this.run('deleteByUser', () => {
+        const batch = this.s.userIds.all(key, this.purgeChunk) as string[];
+        if (batch.length > 0) this.deleteIds(batch);
+        return batch;
+      });
+      deleted += ids.length;
+      if (ids.length < this.purgeChunk) return deleted;
+      await yieldToEventLoop();
+    }
+  }
+
+  async ping(): Promise<HealthResult> {
+    const started = performance.now();
+    try {
+      this.run('ping', () => this.s.ping.get());
+      return { ok: true, latencyMs: performance.now() - started };
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : 'unknown error' };
+    }
+  }
+
+  counters(): TraceStoreCounters {
+    return { ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPurge();
+    this.db.close();
+  }
+}
+
+/** The WHERE clause of a list query, built from fixed fragments; every value is a bound parameter. */
+export function listSql(q: NormalisedListQuery, placeholder: (n: number) => string = () => '?'): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return placeholder(params.length);
+  };
+  if (q.userKey !== undefined) where.push(`user_id = ${bind(q.userKey)}`);
+  if (q.status !== undefined) where.push(`status = ${bind(q.status)}`);
+  if (q.agent !== undefined) where.push(`agent = ${bind(q.agent)}`);
+  if (q.since !== undefined) where.push(`started_at >= ${bind(q.since)}`);
+  if (q.until !== undefined) where.push(`started_at < ${bind(q.until)}`);
+  if (q.cursor !== undefined) where.push(`(started_at, trace_id) < (${bind(q.cursor.startedAt)}, ${bind(q.cursor.traceId)})`);
+  const sql =
+    `SELECT trace_id, span_count, started_at, body FROM traces${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+    `ORDER BY started_at DESC, trace_id DESC LIMIT ${bind(q.limit + 1)}`;
+  return { sql, params };
+}
+
+/** A page from `limit + 1` rows of (trace_id, span_count, started_at, body). */
+export function page(rows: readonly (readonly [string, number, number, string])[], limit: number): TracePage {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  const last = kept[kept.length - 1];
+  return {
+    traces: kept.map(([, spanCount, , body]) => toSummary(body, Number(spanCount))),
+    nextCursor: more && last ? encodeCursor({ traceId: last[0], startedAt: Number(last[2]) }) : null,
+  };
+}
+
+/** The WHERE clause of a range query. */
+export function rangeWhere(q: NormalisedStatsQuery, placeholder: (n: number) => string = () => '?', offset = 0) {
+  const params: unknown[] = [];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return placeholder(offset + params.length);
+  };
+  const parts = [`started_at >= ${bind(q.since)}`, `started_at < ${bind(q.until)}`];
+  if (q.userKey !== undefined) parts.push(`user_id = ${bind(q.userKey)}`);
+  if (q.agent !== undefined) parts.push(`agent = ${bind(q.agent)}`);
+  return { where: parts.join(' AND '), params };
+}
+
+/** Fills every bucket of the range from grouped (bucket, status, count) rows. */
+export function buckets(since: number, bucketMs: number, count: number, rows: readonly { b: number; status: TraceStatus; c: number }[]): TraceBucket[] {
+  const out: TraceBucket[] = Array.from({ length: count }, (_, i) => ({ start: since + i * bucketMs, total: 0, byStatus: emptyStatusCounts() }));
+  for (const row of rows) {
+    const bucket = out[Number(row.b)];
+    if (!bucket) continue;
+    const c = Number(row.c);
+    bucket.total += c;
+    if (row.status in bucket.byStatus) bucket.byStatus[row.status] += c;
+  }
+  return out;
+}

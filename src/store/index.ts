@@ -1,0 +1,34 @@
+/** The trace store: where finished traces live, how they are found, and when they go. */
+export { createTraceStore } from './createTraceStore.js';
+export type { TraceStoreOptions } from './createTraceStore.js';
+export { createSqliteTraceStore, DEFAULT_SQLITE_PATH, DEFAULT_MAX_BATCH_TRACES, DEFAULT_MAX_BATCH_SPANS } from './SqliteTraceStore.js';
+export type { SqliteTraceStoreOptions } from './SqliteTraceStore.js';
+export { createPostgresTraceStore } from './PostgresTraceStore.js';
+export type { PostgresTraceStoreOptions } from './PostgresTraceStore.js';
+export { createTraceStoreExporter } from './TraceStoreExporter.js';
+export type { TraceStoreExporter, TraceStoreExporterOptions } from './TraceStoreExporter.js';
+export { normaliseTraceId, encodeCursor, decodeCursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './query.js';
+export {
+  SchemaVersionError,
+  StoreUnavailableError,
+  StoreClosedError,
+  isSchemaVersionError,
+  isStoreUnavailableError,
+  isStoreClosedError,
+} from './errors.js';
+export { DEFAULT_RETENTION_MS, DEFAULT_PURGE_INTERVAL_MS } from './TraceStore.js';
+export type {
+  TraceStore,
+  TraceSummary,
+  TracePage,
+  ListTracesQuery,
+  StatsQuery,
+  TraceStats,
+  TimeseriesQuery,
+  TraceBucket,
+  PutOptions,
+  PurgeOptions,
+  HealthResult,
+  TraceStoreCounters,
+  StoreLogger,
+} from './TraceStore.js';

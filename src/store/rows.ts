@@ -1,0 +1,87 @@
+/**
+ * How a trace maps to rows, shared by the backends: the filtered and indexed fields are columns, the record itself
+ * (minus spans) is a JSON body, and each span is a row holding its JSON body in recorded order. Storing the bodies
+ * verbatim keeps a trace lossless across backends: a numeric userId reads back as a number, a string as a string.
+ */
+import type { SpanRecord, TraceRecord } from '../trace/model.js';
+import type { TraceSummary } from './TraceStore.js';
+
+/** Trace columns in insert order. */
+export interface TraceRow {
+  traceId: string;
+  userId: string | null;
+  agent: string | null;
+  status: string;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number | null;
+  spanCount: number;
+  expiresAt: number;
+  body: string;
+}
+
+/** Span columns in insert order. */
+export interface SpanRow {
+  traceId: string;
+  seq: number;
+  spanId: string;
+  parentId: string | null;
+  kind: string;
+  name: string;
+  status: string;
+  startedAt: number;
+  durationMs: number | null;
+  body: string;
+}
+
+/** The trace row for a validated trace with its normalised id. */
+export function toTraceRow(trace: TraceRecord, traceId: string, expiresAt: number): TraceRow {
+  const { spans, ...rest } = trace;
+  rest.traceId = traceId;
+  return {
+    traceId,
+    userId: trace.userId === null || trace.userId === undefined ? null : String(trace.userId),
+    agent: trace.agent ?? null,
+    status: trace.status,
+    startedAt: trace.startedAt,
+    endedAt: trace.endedAt ?? null,
+    durationMs: trace.durationMs ?? null,
+    spanCount: spans.length,
+    expiresAt,
+    body: JSON.stringify(rest),
+  };
+}
+
+/** Calls `each` with the row of every span of a trace. */
+export function forEachSpanRow(trace: TraceRecord, traceId: string, each: (row: SpanRow) => void): void {
+  const spans = trace.spans;
+  for (let seq = 0; seq < spans.length; seq++) {
+    const span = spans[seq]!;
+    each({
+      traceId,
+      seq,
+      spanId: span.spanId,
+      parentId: span.parentId ?? null,
+      kind: span.kind,
+      name: typeof span.name === 'string' ? span.name : '',
+      status: typeof span.status === 'string' ? span.status : 'ok',
+      startedAt: typeof span.startedAt === 'number' && Number.isFinite(span.startedAt) ? span.startedAt : 0,
+      durationMs: typeof span.durationMs === 'number' && Number.isFinite(span.durationMs) ? span.durationMs : null,
+      body: JSON.stringify(span),
+    });
+  }
+}
+
+/** A listed trace from its body and span count. */
+export function toSummary(body: string, spanCount: number): TraceSummary {
+  const summary = JSON.parse(body) as TraceSummary;
+  summary.spanCount = spanCount;
+  return summary;
+}
+
+/** A whole trace from its body and its spans' bodies (in recorded order). */
+export function toTrace(body: string, spanBodies: readonly string[]): TraceRecord {
+  const trace = JSON.parse(body) as TraceRecord;
+  trace.spans = spanBodies.map((s) => JSON.parse(s) as SpanRecord);
+  return trace;
+}

@@ -1,0 +1,352 @@
+/**
+ * The one contract every TraceStore backend passes (hono-style: each backend's test file calls
+ * `runTraceStoreContract`). Each test gets a fresh, empty store from `create`.
+ */
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isValidationError, ValidationError } from '../common/errors.js';
+import type { TraceRecord } from '../trace/model.js';
+import { StoreClosedError } from './errors.js';
+import { decodeCursor, encodeCursor } from './query.js';
+import { makeTrace, randomTraceId } from './testing/fixtures.js';
+import { createTraceStoreExporter } from './TraceStoreExporter.js';
+import type { TraceStore } from './TraceStore.js';
+
+export interface TraceStoreContractOptions {
+  retentionMs?: number;
+  retentionFor?: (trace: TraceRecord) => number | undefined;
+}
+
+export interface TraceStoreContract {
+  /** A fresh, empty store (own file or own schema). */
+  create(options?: TraceStoreContractOptions): Promise<TraceStore>;
+}
+
+const T0 = Date.parse('2025-03-01T12:00:00.000Z');
+const quiet = { warn: () => undefined };
+
+function expectValidation(promise: Promise<unknown>, field: string): Promise<void> {
+  return promise.then(
+    () => {
+      throw new Error(`expected a ValidationError on ${field}`);
+    },
+    (err: unknown) => {
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(field);
+    },
+  );
+}
+
+export function runTraceStoreContract({ create }: TraceStoreContract): void {
+  let stores: TraceStore[] = [];
+  const open = async (options?: TraceStoreContractOptions) => {
+    const store = await create(options);
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    stores = [];
+  });
+
+  describe('put and get', () => {
+    it('round-trips a trace losslessly, spans in recorded order, userId type kept', async () => {
+      const store = await open();
+      const a = makeTrace({ userId: 42, spans: 7 });
+      const b = makeTrace({ userId: '42', spans: 0, status: 'running', durationMs: null });
+      await store.put([a, b]);
+      expect(await store.get(a.traceId)).toEqual(a);
+      const gotB = await store.get(b.traceId);
+      expect(gotB).toEqual(b);
+      expect(typeof (await store.get(a.traceId))?.userId).toBe('number');
+      expect(typeof gotB?.userId).toBe('string');
+    });
+
+    it('accepts the UUID and upper-case forms of an id and returns the normalised id', async () => {
+      const store = await open();
+      const t = makeTrace();
+      await store.put([{ ...t, traceId: t.traceId.toUpperCase() }]);
+      const uuid = `${t.traceId.slice(0, 8)}-${t.traceId.slice(8, 12)}-${t.traceId.slice(12, 16)}-${t.traceId.slice(16, 20)}-${t.traceId.slice(20)}`;
+      expect((await store.get(uuid))?.traceId).toBe(t.traceId);
+      expect((await store.get(t.traceId.toUpperCase()))?.traceId).toBe(t.traceId);
+    });
+
+    it('returns null for an unknown id', async () => {
+      const store = await open();
+      expect(await store.get(randomTraceId())).toBeNull();
+    });
+
+    it.each([
+      ['empty', ''],
+      ['too short', 'abc123'],
+      ['31 hex', 'a'.repeat(31)],
+      ['not hex', 'g'.repeat(32)],
+      ['all zeros', '0'.repeat(32)],
+      ['injection', "' OR 1=1; DROP TABLE traces; --    "],
+      ['a number', 12345],
+      ['a misplaced dash', `${'a'.repeat(9)}-aaa-aaaa-aaaa-aaaaaaaaaaaa`],
+    ])('rejects an invalid id (%s) with ValidationError', async (_label, id) => {
+      const store = await open();
+      await expectValidation(store.get(id as string), 'traceId');
+    });
+
+    it('is idempotent: a retried batch never duplicates, and the later version wins', async () => {
+      const store = await open();
+      const t = makeTrace({ status: 'running', spans: 3, durationMs: null });
+      await store.put([t]);
+      await store.put([t]);
+      const done = { ...makeTrace({ traceId: t.traceId, spans: 5 }), status: 'success' as const };
+      await store.put([done]);
+      await store.put([done]);
+      const page = await store.list();
+      expect(page.traces).toHaveLength(1);
+      expect(page.traces[0]?.spanCount).toBe(5);
+      expect((await store.get(t.traceId))?.spans).toHaveLength(5);
+      expect((await store.get(t.traceId))?.status).toBe('success');
+    });
+
+    it('keeps the last version of a trace repeated within one batch', async () => {
+      const store = await open();
+      const t = makeTrace({ spans: 2 });
+      const later = { ...t, spans: t.spans.slice(0, 1), finalOutput: 'later' };
+      await store.put([t, later]);
+      const got = await store.get(t.traceId);
+      expect(got?.finalOutput).toBe('later');
+      expect(got?.spans).toHaveLength(1);
+    });
+
+    it('rejects a malformed trace and writes nothing of its batch', async () => {
+      const store = await open();
+      const good = makeTrace();
+      const cases: [unknown, string][] = [
+        [{ ...makeTrace(), traceId: 'nope' }, 'traces[1].traceId'],
+        [{ ...makeTrace(), status: 'weird' }, 'traces[1].status'],
+        [{ ...makeTrace(), startedAt: Number.NaN }, 'traces[1].startedAt'],
+        [{ ...makeTrace(), spans: 'x' }, 'traces[1].spans'],
+        [{ ...makeTrace(), spans: [{ kind: 'nope' }] }, 'traces[1].spans[0]'],
+        [{ ...makeTrace(), userId: '' }, 'traces[1].userId'],
+        [{ ...makeTrace(), agent: 'a'.repeat(300) }, 'traces[1].agent'],
+        [{ ...makeTrace(), endedAt: 'x' }, 'traces[1].endedAt'],
+        [{ ...makeTrace(), durationMs: Infinity }, 'traces[1].durationMs'],
+        [null, 'traces[1]'],
+      ];
+      for (const [bad, field] of cases) await expectValidation(store.put([good, bad as TraceRecord]), field);
+      expect(await store.get(good.traceId)).toBeNull();
+    });
+
+    it('writes a batch larger than one transaction whole', async () => {
+      const store = await open();
+      const batch = Array.from({ length: 250 }, (_, i) => makeTrace({ startedAt: T0 + i, spans: 12, payloadChars: 40 }));
+      await store.put(batch);
+      const counts = await store.stats({ since: T0, until: T0 + 1000 });
+      expect(counts.total).toBe(250);
+      expect((await store.get(batch[249]!.traceId))?.spans).toHaveLength(12);
+      expect(store.counters().tracesWritten).toBe(250);
+    });
+  });
+
+  describe('list', () => {
+    async function seeded() {
+      const store = await open();
+      const traces: TraceRecord[] = [];
+      for (let i = 0; i < 30; i++) {
+        traces.push(
+          makeTrace({
+            startedAt: T0 + Math.floor(i / 3) * 1000, // ties on startedAt exercise the trace_id tiebreak
+            userId: i % 2 ? 'alice' : 7,
+            status: (['success', 'error', 'timeout', 'running'] as const)[i % 4],
+            agent: i % 3 ? 'research' : 'support',
+            spans: 2,
+          }),
+        );
+      }
+      await store.put(traces);
+      const newestFirst = [...traces].sort((a, b) => b.startedAt - a.startedAt || (a.traceId < b.traceId ? 1 : -1));
+      return { store, traces, newestFirst };
+    }
+
+    it('pages newest first with a cursor, every trace exactly once', async () => {
+      const { store, newestFirst } = await seeded();
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.list({ limit: 7, cursor });
+        seen.push(...page.traces.map((t) => t.traceId));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(seen).toEqual(newestFirst.map((t) => t.traceId));
+      const first = await store.list();
+      expect(first.traces).toHaveLength(20);
+      expect(first.traces[0]).not.toHaveProperty('spans');
+      expect(first.traces[0]?.spanCount).toBe(2);
+    });
+
+    it('filters by user (text form), status, agent and time, combined', async () => {
+      const { store, traces } = await seeded();
+      const ids = (page: { traces: { traceId: string }[] }) => page.traces.map((t) => t.traceId).sort();
+      const expectIds = (pred: (t: TraceRecord) => boolean) => traces.filter(pred).map((t) => t.traceId).sort();
+      expect(ids(await store.list({ userId: 'alice', limit: 100 }))).toEqual(expectIds((t) => t.userId === 'alice'));
+      expect(ids(await store.list({ userId: '7', limit: 100 }))).toEqual(expectIds((t) => t.userId === 7));
+      expect(ids(await store.list({ userId: 7, status: 'error', limit: 100 }))).toEqual(expectIds((t) => t.userId === 7 && t.status === 'error'));
+      expect(ids(await store.list({ agent: 'support', status: 'success', limit: 100 }))).toEqual(
+        expectIds((t) => t.agent === 'support' && t.status === 'success'),
+      );
+      const since = new Date(T0 + 3000).toISOString();
+      const until = T0 + 6000;
+      expect(ids(await store.list({ since, until, limit: '100' }))).toEqual(expectIds((t) => t.startedAt >= T0 + 3000 && t.startedAt < until));
+      expect((await store.list({ userId: 'nobody' })).traces).toEqual([]);
+    });
+
+    it.each([
+      [{ status: 'done' }, 'status'],
+      [{ status: "success' OR '1'='1" }, 'status'],
+      [{ limit: 0 }, 'limit'],
+      [{ limit: 101 }, 'limit'],
+      [{ limit: 2.5 }, 'limit'],
+      [{ limit: 'abc' }, 'limit'],
+      [{ since: 'yesterday' }, 'since'],
+      [{ until: '2025-13-45T99:00:00Z' }, 'until'],
+      [{ since: T0 + 10, until: T0 }, 'until'],
+      [{ userId: '' }, 'userId'],
+      [{ userId: {} }, 'userId'],
+      [{ agent: 'x'.repeat(257) }, 'agent'],
+      [{ cursor: 'not-a-cursor' }, 'cursor'],
+      [{ cursor: Buffer.from('1:xyz').toString('base64url') }, 'cursor'],
+      [{ cursor: '!!!' }, 'cursor'],
+      [{ orderBy: 'id' }, 'orderBy'],
+    ])('rejects %j naming %s', async (query, field) => {
+      const store = await open();
+      await expectValidation(store.list(query as never), field);
+    });
+
+    it('pages correctly for any set of start times (property)', async () => {
+      const store = await open();
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 0, maxLength: 25 }), fc.integer({ min: 1, max: 6 }), async (offsets, limit) => {
+          const user = `prop-${randomTraceId().slice(0, 8)}`;
+          const traces = offsets.map((o) => makeTrace({ userId: user, startedAt: T0 + o * 0.5, spans: 0 }));
+          await store.put(traces);
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.list({ userId: user, limit, cursor });
+            seen.push(...page.traces.map((t) => t.traceId));
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor);
+          const expected = [...traces].sort((a, b) => b.startedAt - a.startedAt || (a.traceId < b.traceId ? 1 : -1)).map((t) => t.traceId);
+          expect(seen).toEqual(expected);
+        }),
+        { numRuns: 15 },
+      );
+    });
+  });
+
+  describe('aggregates', () => {
+    it('counts by status and gives nearest-rank p50/p95 over finished traces in the range', async () => {
+      const store = await open();
+      const traces = Array.from({ length: 20 }, (_, i) =>
+        makeTrace({ startedAt: T0 + i * 1000, durationMs: (i + 1) * 10, status: i < 15 ? 'success' : 'error', spans: 0 }),
+      );
+      traces.push(makeTrace({ startedAt: T0 + 500, status: 'running', durationMs: null, spans: 0 }));
+      traces.push(makeTrace({ startedAt: T0 + 60_000, durationMs: 99_999, spans: 0 })); // outside the range
+      await store.put(traces);
+      const stats = await store.stats({ since: new Date(T0).toISOString(), until: T0 + 20_000 });
+      expect(stats).toEqual({ total: 21, byStatus: { running: 1, success: 15, error: 5, timeout: 0 }, p50DurationMs: 100, p95DurationMs: 190 });
+      const one = await store.stats({ since: T0, until: T0 + 20_000, userId: 'user-1', agent: 'research' });
+      expect(one.total).toBe(21);
+      const none = await store.stats({ since: T0 - 10_000, until: T0 - 1 });
+      expect(none).toEqual({ total: 0, byStatus: { running: 0, success: 0, error: 0, timeout: 0 }, p50DurationMs: null, p95DurationMs: null });
+      await expectValidation(store.stats({ since: T0 } as never), 'until');
+      await expectValidation(store.stats({ until: T0 } as never), 'since');
+      await expectValidation(store.stats({ since: T0, until: T0 - 1 }), 'until');
+      await expectValidation(store.stats({ since: T0, until: T0 + 1, status: 'x' } as never), 'status');
+    });
+
+    it('buckets counts over time, empty buckets included', async () => {
+      const store = await open();
+      await store.put([
+        makeTrace({ startedAt: T0 + 100, status: 'success', spans: 0 }),
+        makeTrace({ startedAt: T0 + 900, status: 'error', spans: 0 }),
+        makeTrace({ startedAt: T0 + 2500, status: 'success', spans: 0 }),
+      ]);
+      const series = await store.timeseries({ since: T0, until: T0 + 3000, bucketMs: 1000 });
+      expect(series.map((b) => [b.start - T0, b.total, b.byStatus.success, b.byStatus.error])).toEqual([
+        [0, 2, 1, 1],
+        [1000, 0, 0, 0],
+        [2000, 1, 1, 0],
+      ]);
+      await expectValidation(store.timeseries({ since: T0, until: T0 + 1e9, bucketMs: 1000 }), 'bucketMs');
+      await expectValidation(store.timeseries({ since: T0, until: T0 + 1000, bucketMs: 10 }), 'bucketMs');
+    });
+  });
+
+  describe('retention and deletion', () => {
+    it('purges expired traces and their spans in chunks, reporting progress', async () => {
+      const store = await open({ retentionFor: (t) => (t.status === 'error' ? 30 * 86_400_000 : undefined), retentionMs: 60_000 });
+      const batch = Array.from({ length: 1200 }, (_, i) => makeTrace({ status: i % 100 === 0 ? 'error' : 'success', spans: 1, payloadChars: 20 }));
+      await store.put(batch);
+      expect(await store.purgeExpired()).toBe(0);
+      const progress: number[] = [];
+      const deleted = await store.purgeExpired({ now: Date.now() + 120_000, onProgress: (n) => progress.push(n) });
+      expect(deleted).toBe(1188);
+      expect(progress.at(-1)).toBe(1188);
+      expect(progress.length).toBeGreaterThan(1);
+      expect(await store.get(batch[1]!.traceId)).toBeNull();
+      expect(await store.get(batch[0]!.traceId)).not.toBeNull();
+      expect(store.counters().purged).toBe(1188);
+      const ctl = new AbortController();
+      ctl.abort();
+      expect(await store.purgeExpired({ now: Date.now() + 1e12, signal: ctl.signal })).toBe(0);
+    });
+
+    it('deletes every trace of a user (text form) and confirms the count', async () => {
+      const store = await open();
+      const mine = Array.from({ length: 5 }, () => makeTrace({ userId: 99 }));
+      const theirs = makeTrace({ userId: 'bob' });
+      await store.put([...mine, theirs, makeTrace({ userId: '99' })]);
+      expect(await store.deleteByUser('99')).toBe(6);
+      expect(await store.get(mine[0]!.traceId)).toBeNull();
+      expect((await store.list({ userId: 99 })).traces).toEqual([]);
+      expect(await store.get(theirs.traceId)).not.toBeNull();
+      expect(await store.deleteByUser(99)).toBe(0);
+      await expect(store.deleteByUser('' as never)).rejects.toSatisfy(isValidationError);
+    });
+  });
+
+  describe('lifecycle and exporter', () => {
+    it('pings, closes idempotently, and refuses work after close', async () => {
+      const store = await open();
+      const health = await store.ping();
+      expect(health.ok).toBe(true);
+      await store.close();
+      await store.close();
+      await expect(store.get(randomTraceId())).rejects.toBeInstanceOf(StoreClosedError);
+      await expect(store.put([makeTrace()])).rejects.toBeInstanceOf(StoreClosedError);
+      await expect(store.list()).rejects.toBeInstanceOf(StoreClosedError);
+      expect((await store.ping()).ok).toBe(false);
+    });
+
+    it('exports batches idempotently and drops (and counts) malformed traces', async () => {
+      const store = await open();
+      const exporter = createTraceStoreExporter(store, { logger: quiet });
+      const batch = [makeTrace(), makeTrace(), { ...makeTrace(), traceId: 'bad' }];
+      await exporter.export(batch);
+      await exporter.export(batch); // a retry
+      expect((await store.list()).traces).toHaveLength(2);
+      expect(exporter.dropped).toBe(2);
+      expect(exporter.name).toBe('trace-store');
+      await exporter.shutdown?.();
+      expect((await store.ping()).ok).toBe(true);
+      const closing = createTraceStoreExporter(store, { name: 'db', closeStoreOnShutdown: true });
+      await closing.shutdown?.();
+      expect((await store.ping()).ok).toBe(false);
+    });
+
+    it('round-trips cursors and rejects tampered ones', () => {
+      const c = { startedAt: T0 + 0.25, traceId: randomTraceId() };
+      expect(decodeCursor(encodeCursor(c))).toEqual(c);
+      expect(() => decodeCursor(encodeCursor(c).slice(0, -3))).toThrow(ValidationError);
+    });
+  });
+}
