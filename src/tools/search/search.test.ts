@@ -124,3 +124,23 @@ describe('search client options and transport', () => {
     }
   });
 });
+
+describe('postJson edge cases', () => {
+  it('caps oversized 2xx bodies and honours retry-after-ms', async () => {
+    const { postJson } = await import('../http.js');
+    const emu = await startExaEmulator();
+    try {
+      emu.enqueue(faults.raw(200, JSON.stringify({ results: [], pad: 'x'.repeat(5000) })));
+      await expect(postJson({ service: 'exa', url: `${emu.url}/search`, headers: { 'x-api-key': 'test-exa-key' }, body: { query: 'q' }, secrets: [], maxBytes: 1000 })).rejects.toMatchObject({ reason: 'too_large' });
+      emu.enqueue(faults.raw(429, '{"error":"slow down"}', { 'retry-after-ms': '250', 'retry-after': '9' }));
+      const err = (await postJson({ service: 'exa', url: `${emu.url}/search`, headers: { 'x-api-key': 'test-exa-key' }, body: { query: 'q' }, secrets: [] }).catch((e: unknown) => e)) as HttpStatusError;
+      expect(err.retryAfterMs).toBe(250);
+      expect(err.message).toBe('exa HTTP 429: slow down');
+      emu.enqueue(faults.raw(500, ''));
+      const empty = (await postJson({ service: 'exa', url: `${emu.url}/search`, headers: { 'x-api-key': 'test-exa-key' }, body: { query: 'q' }, secrets: [] }).catch((e: unknown) => e)) as HttpStatusError;
+      expect(empty.message).toBe('exa HTTP 500');
+    } finally {
+      await emu.close();
+    }
+  });
+});
