@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BatchTraceProcessor, backoffMs, createBatchProcessor, type ExportErrorEvent } from './processor.js';
+import { BatchTraceProcessor, createBatchProcessor, type ExportErrorEvent } from './processor.js';
 import type { KeepReason, TraceExporter, TraceRecord } from './model.js';
 import { newTraceId } from './ids.js';
 import { InvalidOptionsError } from '../common/errors.js';
@@ -183,13 +183,6 @@ describe('BatchTraceProcessor', () => {
         expect(err).toBeInstanceOf(InvalidOptionsError);
         expect((err as InvalidOptionsError).option).toBe(option);
       }
-    }
-  });
-
-  it('backoff is full jitter, doubling, capped', () => {
-    for (let i = 0; i < 50; i++) {
-      expect(backoffMs(1, 100, 1000)).toBeLessThanOrEqual(100);
-      expect(backoffMs(5, 100, 1000)).toBeLessThanOrEqual(1000);
     }
   });
 });

@@ -3,13 +3,12 @@
  * a bounded queue and exports them in batches (every `maxBatchSize` traces or every `scheduleDelayMs`, whichever
  * comes first, from an `unref()`ed timer). When the queue is full it drops sampled successes before slow/forced
  * traces and those before errors, and counts every drop. Exports run outside any trace context, each attempt bounded
- * by the resilience core's `timeout`, failures retried with full-jitter backoff a bounded number of times, and then
- * counted as lost — an
- * exporter that fails or hangs never reaches the traced code.
+ * by the resilience core's `timeout`, failures retried with backoff a bounded number of times by its `retry` (which
+ * also honours `Retry-After`), then counted as lost — an exporter that fails or hangs never reaches the traced code.
  */
 import { assertKnownKeys, assertNumber } from '../common/options.js';
 import { InvalidOptionsError } from '../common/errors.js';
-import { timeout } from '../resilience/timeout.js';
+import { retry, timeout, type RetryPolicy, type TimeoutPolicy } from '../resilience/index.js';
 import type { KeepReason, TraceExporter, TraceRecord } from './model.js';
 import { runOutsideTrace } from './context.js';
 
@@ -107,7 +106,8 @@ export class BatchTraceProcessor {
   private readonly maxAttempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
-  private readonly attemptTimeout: ReturnType<typeof timeout>;
+  private readonly attemptTimeout: TimeoutPolicy;
+  private readonly retryPolicy: RetryPolicy;
   /** One FIFO per priority: [sampled successes, slow/forced, errors/timeouts]. */
   private readonly queues: [TraceRecord[], TraceRecord[], TraceRecord[]] = [[], [], []];
   private size = 0;
@@ -154,6 +154,14 @@ export class BatchTraceProcessor {
     this.retryBaseDelayMs = int('retryBaseDelayMs', o.retryBaseDelayMs, DEFAULT_RETRY_BASE_DELAY_MS, 0);
     this.retryMaxDelayMs = int('retryMaxDelayMs', o.retryMaxDelayMs, DEFAULT_RETRY_MAX_DELAY_MS, 0);
     this.attemptTimeout = timeout(this.exportTimeoutMs);
+    this.retryPolicy = retry({
+      maxAttempts: this.maxAttempts,
+      baseDelayMs: this.retryBaseDelayMs,
+      maxDelayMs: this.retryMaxDelayMs,
+      jitter: 'full',
+      // Any failure is worth another attempt here: the batch is lost otherwise, and attempts are bounded.
+      shouldRetry: () => true,
+    });
     if (this.maxBatchSize > this.maxQueueSize) {
       throw new InvalidOptionsError(`${WHERE}.maxBatchSize`, `Expected \`maxBatchSize\` (${this.maxBatchSize}) to be <= \`maxQueueSize\` (${this.maxQueueSize})`);
     }
@@ -306,24 +314,26 @@ export class BatchTraceProcessor {
 
   private async exportTo(exporter: TraceExporter, batch: readonly TraceRecord[]): Promise<boolean> {
     const stats = this.perExporter.get(exporter)!;
-    for (let attempt = 1; ; attempt++) {
-      if (attempt > 1) this.counters.retries++;
-      try {
-        // The timeout bounds a hung exporter: its signal aborts and this attempt fails, whatever the exporter does.
-        await this.attemptTimeout.execute(({ signal }) => exporter.export(batch, signal));
-        stats.exported += batch.length;
-        return true;
-      } catch (err) {
-        stats.failedAttempts++;
-        this.counters.failedAttempts++;
-        const final = attempt >= this.maxAttempts;
-        this.emit({ exporter: exporter.name, batchSize: batch.length, attempt, error: toErr(err), final });
-        if (final) {
-          stats.lost += batch.length;
-          return false;
+    let attempt = 0;
+    try {
+      await this.retryPolicy.execute(async () => {
+        attempt++;
+        if (attempt > 1) this.counters.retries++;
+        try {
+          // The timeout bounds a hung exporter: its signal aborts and this attempt fails, whatever the exporter does.
+          await this.attemptTimeout.execute(({ signal }) => exporter.export(batch, signal));
+        } catch (err) {
+          stats.failedAttempts++;
+          this.counters.failedAttempts++;
+          this.emit({ exporter: exporter.name, batchSize: batch.length, attempt, error: toErr(err), final: attempt >= this.maxAttempts });
+          throw err;
         }
-        await sleep(backoffMs(attempt, this.retryBaseDelayMs, this.retryMaxDelayMs));
-      }
+      });
+      stats.exported += batch.length;
+      return true;
+    } catch {
+      stats.lost += batch.length;
+      return false;
     }
   }
 
@@ -336,15 +346,6 @@ export class BatchTraceProcessor {
       }
     }
   }
-}
-
-/** Full-jitter exponential backoff: uniform in [0, min(max, base · 2^(attempt-1))]. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.random() * Math.min(maxMs, baseMs * 2 ** (attempt - 1));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function toErr(err: unknown): Error {
