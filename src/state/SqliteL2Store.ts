@@ -1,0 +1,119 @@
+/** The embedded L2: a table in a SQLite file (WAL), by default the same file as the trace store. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
+import { StoreClosedError, StoreUnavailableError } from '../store/errors.js';
+import { migrateSqlite, type Migration } from '../store/migrations.js';
+import { L2_PURGE_CHUNK, type L2Entry, type L2Store } from './L2Store.js';
+
+export interface SqliteL2StoreOptions {
+  /** Database file (its directory is created); `:memory:` for a private one. Default `./data/agentex.db`. */
+  path?: string;
+  /** How long a write waits for another connection's lock, ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+export const SQLITE_STATE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'state entries',
+    statements: [
+      `CREATE TABLE state_entries (
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (collection, key))`,
+      'CREATE INDEX state_entries_expires ON state_entries (expires_at)',
+    ],
+  },
+];
+
+/**
+ * Opens a SQLite L2 store and applies pending migrations.
+ * @throws InvalidOptionsError; SchemaVersionError for a database from a newer AgentEx; StoreUnavailableError.
+ */
+export function createSqliteL2Store(options: SqliteL2StoreOptions = {}): L2Store {
+  assertKnownKeys('createSqliteL2Store', options, ['path', 'busyTimeoutMs']);
+  const { path: file = './data/agentex.db', busyTimeoutMs = 5000 } = options;
+  assertString('createSqliteL2Store', 'path', file, 4096);
+  assertNumber('createSqliteL2Store', 'busyTimeoutMs', busyTimeoutMs, { integer: true, min: 0 });
+  let db: Database.Database;
+  try {
+    if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  } catch (err) {
+    throw new StoreUnavailableError('sqlite', 'open', err);
+  }
+  try {
+    migrateSqlite(db, 'state', SQLITE_STATE_MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteL2Store(db);
+}
+
+class SqliteL2Store implements L2Store {
+  readonly backend = 'sqlite' as const;
+  private closed = false;
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      get: db.prepare('SELECT value, expires_at AS expiresAt FROM state_entries WHERE collection = ? AND key = ? AND expires_at > ?'),
+      set: db.prepare(
+        `INSERT INTO state_entries (collection, key, value, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+      ),
+      delete: db.prepare('DELETE FROM state_entries WHERE collection = ? AND key = ?'),
+      purge: db.prepare('DELETE FROM state_entries WHERE rowid IN (SELECT rowid FROM state_entries WHERE expires_at <= ? LIMIT ?)'),
+      ping: db.prepare('SELECT 1').pluck(),
+    };
+  }
+
+  private run<T>(operation: string, fn: () => T): T {
+    if (this.closed) throw new StoreClosedError('sqlite');
+    try {
+      return fn();
+    } catch (err) {
+      throw new StoreUnavailableError('sqlite', operation, err);
+    }
+  }
+
+  async get(collection: string, key: string): Promise<L2Entry | undefined> {
+    return this.run('get', () => this.s.get.get(collection, key, Date.now()) as L2Entry | undefined);
+  }
+
+  async set(collection: string, key: string, value: string, ttlMs: number): Promise<void> {
+    this.run('set', () => this.s.set.run(collection, key, value, Math.round(Date.now() + ttlMs)));
+  }
+
+  async delete(collection: string, key: string): Promise<boolean> {
+    return this.run('delete', () => this.s.delete.run(collection, key).changes > 0);
+  }
+
+  async purgeExpired(now = Date.now()): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const n = this.run('purge', () => this.s.purge.run(now, L2_PURGE_CHUNK).changes);
+      deleted += n;
+      if (n < L2_PURGE_CHUNK) return deleted;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.run('ping', () => this.s.ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
