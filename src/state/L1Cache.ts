@@ -12,6 +12,8 @@ export interface L1CacheOptions {
   maxBytes?: number;
   /** Interval of the sweep that drops expired entries, ms; 0 disables it. Default 60 000. */
   sweepIntervalMs?: number;
+  /** Time source for TTLs (tests pass a fake). Default `performance`. */
+  clock?: { now(): number };
 }
 
 /** Counters and current occupancy. */
@@ -40,8 +42,8 @@ export class L1Cache<V extends NonNullable<unknown>> {
 
   constructor(options: L1CacheOptions = {}) {
     const where = 'L1Cache';
-    assertKnownKeys(where, options, ['maxEntries', 'maxBytes', 'sweepIntervalMs']);
-    const { maxEntries = DEFAULT_L1_MAX_ENTRIES, maxBytes = DEFAULT_L1_MAX_BYTES, sweepIntervalMs = DEFAULT_L1_SWEEP_INTERVAL_MS } = options;
+    assertKnownKeys(where, options, ['maxEntries', 'maxBytes', 'sweepIntervalMs', 'clock']);
+    const { maxEntries = DEFAULT_L1_MAX_ENTRIES, maxBytes = DEFAULT_L1_MAX_BYTES, sweepIntervalMs = DEFAULT_L1_SWEEP_INTERVAL_MS, clock } = options;
     assertNumber(where, 'maxEntries', maxEntries, { integer: true, min: 1, max: 100_000_000 });
     assertNumber(where, 'maxBytes', maxBytes, { integer: true, min: 1 });
     assertNumber(where, 'sweepIntervalMs', sweepIntervalMs, { integer: true, min: 0 });
@@ -51,6 +53,7 @@ export class L1Cache<V extends NonNullable<unknown>> {
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
+      ...(clock ? { perf: clock } : {}),
       disposeAfter: (_value, _key, reason) => {
         if (reason === 'evict') this.counts.evictions++;
         else if (reason === 'expire') this.counts.expired++;

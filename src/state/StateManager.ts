@@ -158,7 +158,7 @@ export class StateManager {
     assertNumber(where, 'purgeIntervalMs', purgeIntervalMs, { integer: true, min: 0 });
     assertFunction(where, 'logger.warn', logger?.warn);
     assertKnownKeys(`${where}.conversation`, conversation, ['maxMessages', 'maxBytes']);
-    const { maxMessages = DEFAULT_CONVERSATION_MAX_MESSAGES, maxBytes: convBytes = DEFAULT_CONVERSATION_MAX_BYTES } = conversation;
+    const { maxMessages = DEFAULT_CONVERSATION_MAX_MESSAGES, maxBytes: convBytes = Math.min(DEFAULT_CONVERSATION_MAX_BYTES, maxValueBytes) } = conversation;
     assertNumber(`${where}.conversation`, 'maxMessages', maxMessages, { integer: true, min: 1, max: 100_000 });
     assertNumber(`${where}.conversation`, 'maxBytes', convBytes, { integer: true, min: 16, max: maxValueBytes });
 
@@ -369,17 +369,17 @@ export class StateManager {
       return (await this.get<readonly ConversationMessage[]>('conversations', userKey)) ?? deepFreeze(kept);
     };
     return {
-      load: (userId) => load(keyOf(userId)),
-      append: (userId, ...messages) => {
+      load: async (userId) => load(keyOf(userId)),
+      append: async (userId, ...messages) => {
         const k = keyOf(userId);
         bound(messages); // reject bad input before taking the lock
         return locked(k, async () => store(k, [...(await load(k)), ...messages]));
       },
-      save: (userId, messages) => {
+      save: async (userId, messages) => {
         const k = keyOf(userId);
         return locked(k, () => store(k, messages));
       },
-      clear: (userId) => {
+      clear: async (userId) => {
         const k = keyOf(userId);
         return locked(k, () => this.delete('conversations', k));
       },
