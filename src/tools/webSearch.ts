@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { toError } from '../common/errors.js';
-import { defaultRegistry, fallback, isCircuitOpenError, isFallbackExhaustedError, type CircuitRegistry } from '../resilience/index.js';
+import { defaultRegistry, fallback, isCancelledError, isCircuitOpenError, isFallbackExhaustedError, type CircuitRegistry } from '../resilience/index.js';
 import { currentSpan } from '../trace/context.js';
 import type { SearchClient, SearchResult } from './search/types.js';
 import { defineTool, toolError, toolOk, type Tool } from './types.js';
@@ -32,6 +32,11 @@ export interface WebSearchToolOptions {
   /** Where the per-provider circuits live. Default: the process-wide registry. */
   circuits?: CircuitRegistry | undefined;
   cacheTtlMs?: number;
+  /**
+   * Breaker settings of the per-provider circuits, over {@link SEARCH_CIRCUIT_OPTIONS} (threshold 3, cooldown 30 s,
+   * per-call timeout 15 s). Only applied when the circuit is created: a circuit already in `circuits` is used as is.
+   */
+  breaker?: { threshold?: number; cooldownMs?: number; timeoutMs?: number };
 }
 
 export interface WebSearchData {
@@ -45,27 +50,47 @@ const input = z.object({
   query: z.string().min(1).max(500).describe('What to search the web for'),
 });
 
+/** `text` cut to at most `max` characters, the cut marked by a trailing `…` (which counts). */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
+
+/**
+ * At most {@link MAX_SEARCH_RESULTS_RETURNED} results, each content at most {@link MAX_RESULT_CONTENT_CHARS}
+ * characters, and title + URL + content of all results together at most {@link MAX_SEARCH_OUTPUT_CHARS}.
+ */
 function bound(results: readonly SearchResult[]): WebSearchData['results'] {
   const out: WebSearchData['results'] = [];
   let total = 0;
   for (const r of results.slice(0, MAX_SEARCH_RESULTS_RETURNED)) {
-    const room = MAX_SEARCH_OUTPUT_CHARS - total;
+    const title = cut(r.title, 200);
+    const url = r.url.length <= 500 ? r.url : '';
+    const room = MAX_SEARCH_OUTPUT_CHARS - total - title.length - url.length;
     if (room <= 0) break;
-    let content = r.content.length > MAX_RESULT_CONTENT_CHARS ? `${r.content.slice(0, MAX_RESULT_CONTENT_CHARS)}…` : r.content;
-    if (content.length > room) content = `${content.slice(0, room)}…`;
-    total += content.length + r.title.length + r.url.length;
-    out.push({ title: r.title, url: r.url, content, ...(r.publishedDate ? { publishedDate: r.publishedDate } : {}) });
+    const content = cut(r.content, Math.min(MAX_RESULT_CONTENT_CHARS, room));
+    total += title.length + url.length + content.length;
+    out.push({ title, url, content, ...(r.publishedDate ? { publishedDate: r.publishedDate } : {}) });
   }
   return out;
 }
 
-/** Builds the `web_search` tool. */
+/**
+ * Builds the `web_search` tool: input `{ query }` (1-500 characters), output {@link WebSearchData}. Providers are
+ * tried in order, each behind its own circuit from `circuits` (named after the provider; defaults
+ * {@link SEARCH_CIRCUIT_OPTIONS}); a successful answer is cached for `cacheTtlMs` (default 15 minutes) under the
+ * trimmed, lower-cased query. Error results: `NOT_CONFIGURED` (no provider has a key), `CIRCUIT_OPEN` (every circuit
+ * is open: fails at once), `SEARCH_FAILED` (every provider failed). The tool span records the provider that answered
+ * as its circuit, `agentex.cache` (`hit`/`miss`) and `agentex.fallback.failed` (the providers that failed first).
+ * Never throws at call time; building throws InvalidOptionsError for invalid breaker options.
+ * @example
+ * const search = webSearchTool({ providers: [exaSearch({ apiKey: exaKey }), tavilySearch({ apiKey: tavilyKey })] });
+ */
 export function webSearchTool(options: WebSearchToolOptions): Tool<z.infer<typeof input>, WebSearchData> {
   const circuits = options.circuits ?? defaultRegistry;
   const ttl = options.cacheTtlMs ?? SEARCH_CACHE_TTL_MS;
   const guarded = options.providers.map((client) => ({
     client,
-    breaker: circuits.getOrCreate(client.name, SEARCH_CIRCUIT_OPTIONS),
+    breaker: circuits.getOrCreate(client.name, { ...SEARCH_CIRCUIT_OPTIONS, ...options.breaker }),
   }));
   // A chain per call (two small objects): each call's providers search that call's query.
   const chainFor = (query: string) =>
@@ -93,14 +118,17 @@ export function webSearchTool(options: WebSearchToolOptions): Tool<z.infer<typeo
         return toolOk({ ...cached, cached: true });
       }
       try {
-        const { value, provider } = await chainFor(query).execute(signal);
-        currentSpan().setTool('web_search', provider).setAttribute('agentex.cache', 'miss');
+        const { value, provider, failures } = await chainFor(query).execute(signal);
+        const span = currentSpan().setTool('web_search', provider).setAttribute('agentex.cache', 'miss');
+        if (failures.length > 0) span.setAttribute('agentex.fallback.failed', failures.map((f) => `${f.provider}: ${f.error.name}`));
         const data: WebSearchData = { query, provider, cached: false, results: bound(value) };
         await options.cache?.set(key, data, ttl).catch(() => undefined);
         return toolOk(data);
       } catch (thrown) {
+        if (isCancelledError(thrown) || signal.aborted) return toolError('CANCELLED', 'Web search was cancelled');
         if (isFallbackExhaustedError(thrown)) {
           const allOpen = thrown.errors.every((e) => isCircuitOpenError(e.error));
+          currentSpan().setAttribute('agentex.fallback.failed', thrown.errors.map((e) => `${e.provider}: ${e.error.name}`));
           const detail = thrown.errors.map((e) => `${e.provider}: ${e.error.message}`).join('; ');
           return toolError(allOpen ? 'CIRCUIT_OPEN' : 'SEARCH_FAILED', `Web search is unavailable (${detail})`, true);
         }
