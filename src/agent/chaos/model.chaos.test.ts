@@ -141,7 +141,7 @@ describe('chaos: model provider', () => {
       const { emu, circuits, tools, tracer } = chaos;
       emu.openai.setHandler((r) => {
         const body = r.body as { messages: { role: string }[] };
-        return body.messages.some((m) => m.role === 'tool') ? { text: 'done' } : { toolCalls: [{ name: 'datetime', input: { timeZone: 'UTC' } }] };
+        return body.messages.some((m) => m.role === 'tool') ? { text: 'done' } : { toolCalls: [{ name: 'datetime', input: { timezone: 'UTC' } }] };
       });
       const provider = guardedProvider(openaiProvider({ apiKey: emu.keys.openai, baseUrl: emu.urls.openai, model: 'gpt-emulated' }), {
         circuits,
