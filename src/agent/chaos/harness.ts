@@ -73,11 +73,11 @@ export function searchThenAnswer(query: () => string): EmulatorHandler<ModelRepl
   };
 }
 
-export function spansOf<K extends SpanRecord['kind']>(trace: TraceRecord, kind: K): Extract<SpanRecord, { kind: K }>[] {
-  return trace.spans.filter((s): s is Extract<SpanRecord, { kind: K }> => s.kind === kind);
+export function spansOf(trace: TraceRecord, kind: SpanRecord['kind']): SpanRecord[] {
+  return trace.spans.filter((s) => s.kind === kind);
 }
-export const toolSpans = (t: TraceRecord): ToolSpanRecord[] => spansOf(t, 'tool');
-export const llmSpans = (t: TraceRecord): LlmSpanRecord[] => spansOf(t, 'llm');
+export const toolSpans = (t: TraceRecord): ToolSpanRecord[] => t.spans.filter((s): s is ToolSpanRecord => s.kind === 'tool');
+export const llmSpans = (t: TraceRecord): LlmSpanRecord[] => t.spans.filter((s): s is LlmSpanRecord => s.kind === 'llm');
 
 /** Starts everything; always `close()` it. */
 export async function startChaos(options: ChaosOptions = {}): Promise<Chaos> {
