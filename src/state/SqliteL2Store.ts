@@ -1,4 +1,6 @@
 /** The embedded L2: a table in a SQLite file (WAL), by default the same file as the trace store. */
+/* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous: these async methods implement the
+   shared Promise interface and turn every throw (validation included) into a rejection. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';

@@ -153,10 +153,14 @@ export class StateManager {
       conversation = {},
       logger = { warn: (fields, message) => console.warn(`[agentex] ${message}`, fields) },
     } = options;
-    if (l2 !== undefined) for (const m of ['get', 'set', 'delete', 'purgeExpired', 'ping', 'close'] as const) assertFunction(where, `l2.${m}`, l2[m]);
+    if (l2 !== undefined) {
+      for (const m of ['get', 'set', 'delete', 'purgeExpired', 'ping', 'close'] as const) {
+        if (typeof l2?.[m] !== 'function') assertFunction(where, `l2.${m}`, undefined);
+      }
+    }
     assertNumber(where, 'maxValueBytes', maxValueBytes, { integer: true, min: 16 });
     assertNumber(where, 'purgeIntervalMs', purgeIntervalMs, { integer: true, min: 0 });
-    assertFunction(where, 'logger.warn', logger?.warn);
+    if (typeof logger?.warn !== 'function') assertFunction(where, 'logger.warn', undefined);
     assertKnownKeys(`${where}.conversation`, conversation, ['maxMessages', 'maxBytes']);
     const { maxMessages = DEFAULT_CONVERSATION_MAX_MESSAGES, maxBytes: convBytes = Math.min(DEFAULT_CONVERSATION_MAX_BYTES, maxValueBytes) } = conversation;
     assertNumber(`${where}.conversation`, 'maxMessages', maxMessages, { integer: true, min: 1, max: 100_000 });
@@ -180,7 +184,7 @@ export class StateManager {
     if (l2) {
       this.breaker =
         breaker instanceof Object && 'execute' in breaker && typeof breaker.execute === 'function'
-          ? (breaker as CircuitBreaker)
+          ? (breaker)
           : circuitBreaker({
               name: `state-l2-${l2.backend}`,
               threshold: (breaker as { threshold?: number }).threshold ?? 3,
@@ -338,7 +342,7 @@ export class StateManager {
       throw new ValidationError('userId', 'Expected `userId` to be a finite number or a non-empty string of at most 256 characters');
     };
     const bound = (messages: readonly ConversationMessage[]): ConversationMessage[] => {
-      if (!Array.isArray(messages)) throw new ValidationError('messages', 'Expected `messages` to be an array');
+      if (!isArray(messages)) throw new ValidationError('messages', 'Expected `messages` to be an array');
       messages.forEach((m, i) => {
         if (m === null || typeof m !== 'object' || typeof m.role !== 'string') {
           throw new ValidationError(`messages[${i}]`, 'Expected a message with a string `role`');
@@ -397,4 +401,9 @@ export class StateManager {
  */
 export function createStateManager(options: StateManagerOptions = {}): StateManager {
   return new StateManager(options);
+}
+
+/** Array check without narrowing a typed array to any[]. */
+function isArray(value: unknown): boolean {
+  return Array.isArray(value);
 }

@@ -8,9 +8,9 @@ import { StoreClosedError } from '../store/errors.js';
 import type { L2Store } from './L2Store.js';
 
 export interface L2Contract {
-  create(): Promise<L2Store>;
+  create: () => Promise<L2Store>;
   /** A second instance over the same data as the last `create()`. */
-  createPeer?(): Promise<L2Store>;
+  createPeer?: () => Promise<L2Store>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -77,7 +77,7 @@ describe.skipIf(!PG_URL)('PostgresTraceStore', () => {
     });
 
     it('validates its options', async () => {
-      await expect(createPostgresTraceStore({} as never)).rejects.toBeInstanceOf(InvalidOptionsError);
+      await expect(createPostgresTraceStore({})).rejects.toBeInstanceOf(InvalidOptionsError);
       await expect(createPostgresTraceStore({ url: 'mysql://x' })).rejects.toThrow(/url/);
       await expect(createPostgresTraceStore({ url, schema: 'Bad-Name; DROP' })).rejects.toThrow(/schema/);
       await expect(createPostgresTraceStore({ pool: shared.pool, schema: 'x' })).rejects.toThrow(/schema/);

@@ -5,13 +5,14 @@
  */
 import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
-import { InvalidOptionsError } from '../common/errors.js';
+import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import type { TraceRecord, TraceStatus } from '../trace/model.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from './errors.js';
 import { migratePostgres, type Migration } from './migrations.js';
 import {
   emptyStatusCounts,
+  isArrayValue,
   normaliseListQuery,
   normaliseStatsQuery,
   normaliseTimeseriesQuery,
@@ -243,6 +244,7 @@ class PostgresTraceStore implements TraceStore {
 
   async put(traces: readonly TraceRecord[], options: PutOptions = {}): Promise<void> {
     if (this.closed) throw new StoreClosedError('postgres');
+    if (!isArrayValue(traces)) throw new ValidationError('traces', 'Expected `traces` to be an array of trace records');
     const now = Date.now();
     // Validate everything first; the last version of a trace repeated in one batch wins (an upsert may touch a row once).
     const byId = new Map<string, { trace: TraceRecord; expiresAt: number }>();

@@ -2,16 +2,20 @@
  * The embedded trace store: one SQLite file in WAL mode (readers never block the writer), prepared statements,
  * one transaction per bounded sub-batch so a write never holds the event loop for long.
  */
+/* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous: these async methods implement the
+   shared Promise interface and turn every throw (validation included) into a rejection. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { TraceRecord, TraceStatus } from '../trace/model.js';
 import { StoreClosedError, StoreUnavailableError } from './errors.js';
 import { migrateSqlite, type Migration } from './migrations.js';
 import {
   emptyStatusCounts,
+  isArrayValue,
   encodeCursor,
   normaliseListQuery,
   normaliseStatsQuery,
@@ -242,7 +246,7 @@ class SqliteTraceStore implements TraceStore {
 
   async put(traces: readonly TraceRecord[], options: PutOptions = {}): Promise<void> {
     this.open();
-    if (!Array.isArray(traces)) throw new StoreUnavailableError('sqlite', 'put', new TypeError('traces must be an array'));
+    if (!isArrayValue(traces)) throw new ValidationError('traces', 'Expected `traces` to be an array of trace records');
     const now = Date.now();
     // Validate the whole batch before writing any of it.
     const rows = traces.map((trace, i) => {

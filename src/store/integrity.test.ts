@@ -25,7 +25,7 @@ afterAll(() => {
 function startWriter(args: string[]): { child: ChildProcess; lines: AsyncIterableIterator<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', writer, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return { child, lines };
 }
 

@@ -217,3 +217,8 @@ export function describe(value: unknown): string {
   if (value instanceof Date) return 'an invalid Date';
   return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
 }
+
+/** Array check that does not narrow a typed array to any[] (for input typed as an array but not trusted). */
+export function isArrayValue(value: unknown): boolean {
+  return Array.isArray(value);
+}

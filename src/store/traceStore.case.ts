@@ -19,7 +19,7 @@ export interface TraceStoreContractOptions {
 
 export interface TraceStoreContract {
   /** A fresh, empty store (own file or own schema). */
-  create(options?: TraceStoreContractOptions): Promise<TraceStore>;
+  create: (options?: TraceStoreContractOptions) => Promise<TraceStore>;
 }
 
 const T0 = Date.parse('2025-03-01T12:00:00.000Z');
@@ -131,6 +131,7 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
         [null, 'traces[1]'],
       ];
       for (const [bad, field] of cases) await expectValidation(store.put([good, bad as TraceRecord]), field);
+      await expectValidation(store.put('nope' as never), 'traces');
       expect(await store.get(good.traceId)).toBeNull();
     });
 
@@ -310,7 +311,7 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
       expect((await store.list({ userId: 99 })).traces).toEqual([]);
       expect(await store.get(theirs.traceId)).not.toBeNull();
       expect(await store.deleteByUser(99)).toBe(0);
-      await expect(store.deleteByUser('' as never)).rejects.toSatisfy(isValidationError);
+      await expect(store.deleteByUser('')).rejects.toSatisfy(isValidationError);
     });
   });
 

@@ -48,6 +48,8 @@ export function captureChars(finalMax: number): number {
 }
 
 const KINDS: ReadonlySet<string> = new Set(SPAN_KINDS);
+/** Attributes checked for duplicates by a linear scan; past this a span builds a key index. */
+const ATTR_SCAN_LIMIT = 16;
 const perf = performance;
 const origin = perf.timeOrigin;
 
@@ -66,9 +68,13 @@ export class RecordingSpan implements Span {
   error: SpanError | null = null;
   input: SafeJson | undefined = undefined;
   output: SafeJson | undefined = undefined;
-  /** Attributes as set (strings cut to a capture cap); redacted in place when the trace is kept. */
-  attrs: Record<string, unknown> | null = null;
-  attrCount = 0;
+  /**
+   * Attributes as set, flat `[key0, value0, key1, value1, ...]` (strings cut to a capture cap): one small array per
+   * span instead of an object whose shape changes with every key. The record's object is built only for kept traces.
+   */
+  attrs: unknown[] | null = null;
+  /** Key → slot in `attrs`, built only once a span has many attributes (keeps duplicate checks O(1)). */
+  private attrIndex: Map<string, number> | null = null;
   model: string | null = null;
   usage: TokenUsage | null = null;
   stopReason: string | null = null;
@@ -105,6 +111,11 @@ export class RecordingSpan implements Span {
     return this.trace.traceId;
   }
 
+  /** The parent span's id, or null for a span at the trace root. */
+  get parentId(): string | null {
+    return this.parent === null ? null : this.parent.spanId;
+  }
+
   setInput(value: unknown): this {
     if (this.endedAt === null) {
       this.input = typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxInputChars) : this.capture(value, this.trace.bounds.maxInputChars);
@@ -123,16 +134,37 @@ export class RecordingSpan implements Span {
 
   setAttribute(key: string, value: AttributeValue | null | undefined): this {
     if (this.endedAt !== null || value === undefined || value === null) return this;
-    const attrs = (this.attrs ??= {});
-    if (!(key in attrs)) {
-      if (this.attrCount >= this.trace.bounds.maxAttributes) {
-        this.droppedAttributes++;
-        return this;
-      }
-      this.attrCount++;
+    if (typeof key !== 'string') key = safeText(key, 200);
+    const v = typeof value === 'string' && value.length > 256 ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value;
+    const attrs = this.attrs;
+    if (attrs === null) {
+      this.attrs = [key, v];
+      return this;
     }
-    attrs[key] = typeof value === 'string' && value.length > 256 ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value;
+    const slot = this.attrSlot(attrs, key);
+    if (slot >= 0) {
+      attrs[slot + 1] = v;
+      return this;
+    }
+    if (attrs.length >= this.trace.bounds.maxAttributes * 2) {
+      this.droppedAttributes++;
+      return this;
+    }
+    this.attrIndex?.set(key, attrs.length);
+    attrs.push(key, v);
     return this;
+  }
+
+  /** Slot of `key` in `attrs`, or -1: a linear scan while the list is short, an index beyond that. */
+  private attrSlot(attrs: unknown[], key: string): number {
+    if (this.attrIndex !== null) return this.attrIndex.get(key) ?? -1;
+    const n = attrs.length;
+    for (let i = 0; i < n; i += 2) if (attrs[i] === key) return i;
+    if (n >= ATTR_SCAN_LIMIT * 2) {
+      const index = (this.attrIndex = new Map<string, number>());
+      for (let i = 0; i < n; i += 2) index.set(attrs[i] as string, i);
+    }
+    return -1;
   }
 
   setAttributes(attributes: Record<string, AttributeValue | null | undefined>): this {

@@ -5,13 +5,14 @@
  */
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys } from '../common/options.js';
-import type { KeepReason, SpanKind, TraceExporter, TraceStatus } from './model.js';
+import type { KeepReason, SpanKind, TraceExporter, TraceRecord, TraceStatus } from './model.js';
 import { resolveBounds, type TraceBounds } from './bounds.js';
 import { Redactor, type RedactorOptions } from './redact.js';
 import { createSampler, type TailSampler } from './sampler.js';
 import { collectMetadata, type MetadataOptions } from './metadata.js';
 import { BatchTraceProcessor, type BatchTraceProcessorOptions, type ProcessorStats } from './processor.js';
-import { buildTraceRecord } from './record.js';
+import { buildTraceRecord, type TraceSource } from './record.js';
+import { toTraceSource } from './ingest.js';
 import { NOOP_TRACE, RecordingTrace, type Trace, type TraceOptions, type TraceSink } from './Trace.js';
 import { currentSpan, currentTrace, runInTrace, startSpan, withSpan } from './context.js';
 import type { Span } from './Span.js';
@@ -50,9 +51,13 @@ export interface TraceEndEvent {
   keepReason: KeepReason | null;
 }
 
-/** Counters of a tracer. `started = ended + running`; `ended = kept + sampledOut`. */
+/** Counters of a tracer. `started + ingested = ended + running`; `ended = kept + sampledOut`. */
 export interface TracerStats {
   started: number;
+  /** Traces taken in by `ingest()` (counted in `ended` and `kept`/`sampledOut` like our own). */
+  ingested: number;
+  /** Records `ingest()` refused: malformed, or offered after `shutdown()` or to a disabled tracer. */
+  ingestDropped: number;
   ended: number;
   kept: number;
   sampledOut: number;
@@ -77,7 +82,7 @@ export class Tracer implements TraceSink {
   private readonly service: Record<string, unknown>;
   private readonly listeners = new Set<(event: TraceEndEvent) => void>();
   private closed = false;
-  private readonly counters = { started: 0, ended: 0, kept: 0, sampledOut: 0, rejectedAfterShutdown: 0, droppedSpans: 0, internalErrors: 0 };
+  private readonly counters = { started: 0, ingested: 0, ingestDropped: 0, ended: 0, kept: 0, sampledOut: 0, rejectedAfterShutdown: 0, droppedSpans: 0, internalErrors: 0 };
 
   constructor(options: TracerOptions = {}) {
     const where = 'tracer';
@@ -176,38 +181,87 @@ export class Tracer implements TraceSink {
   /** @internal Called by a trace when it ends. Never throws. */
   finish(trace: RecordingTrace): void {
     try {
-      const c = this.counters;
-      c.ended++;
-      c.droppedSpans += trace.droppedSpans;
-      const durationMs = (trace.endedAt ?? trace.startedAt) - trace.startedAt;
-      const reason = this.sampler.decide({ traceId: trace.traceId, status: trace.status, durationMs, forced: trace.forced });
-      if (reason === null) c.sampledOut++;
-      else c.kept++;
-      if (this.listeners.size > 0) {
-        const event: TraceEndEvent = {
-          traceId: trace.traceId,
-          agent: trace.agent,
-          status: trace.status,
-          durationMs,
-          spanCount: trace.spans.length,
-          droppedSpans: trace.droppedSpans,
-          kept: reason !== null,
-          keepReason: reason,
-        };
-        for (const l of this.listeners) {
-          try {
-            l(event);
-          } catch {
-            // A metrics listener's failure must not reach the traced code or stop the export.
-          }
-        }
-      }
+      const reason = this.settle(trace, trace.forced);
       if (reason === null) return;
       trace.keepReason = reason;
       this.processor.onTraceEnd(buildTraceRecord(trace, reason, { bounds: this.bounds, redactor: this.redactor, service: this.service }));
     } catch {
       this.counters.internalErrors++;
     }
+  }
+
+  /**
+   * Takes traces that arrive from outside (e.g. decoded from another agent's OTLP export) through the same path as
+   * this tracer's own ended traces: each is counted (`stats()`, `onTraceEnd` events with its status and duration),
+   * tail-sampled by this tracer's sampler (errors and timeouts always kept, slow ones kept, successes at the rate
+   * decided from the trace id — the same verdict as for our own trace with that id), and only when kept redacted,
+   * bounded (span cap, field caps, byte cap) and queued for export, where drops and losses are counted as usual.
+   * A malformed record (bad trace/span/parent id, unknown kind or status, non-finite times...) is counted in
+   * `dropped` (and `stats().ingestDropped`) and skipped; so is every record after `shutdown()` or when the tracer is
+   * disabled. Never throws.
+   * @returns How many records were kept, sampled out, and dropped (`kept + sampledOut + dropped = records.length`).
+   * @example const { kept } = tracer.ingest(decodeOtlpJson(body).traces)
+   */
+  ingest(records: readonly TraceRecord[]): { kept: number; sampledOut: number; dropped: number } {
+    const result = { kept: 0, sampledOut: 0, dropped: 0 };
+    if (!Array.isArray(records)) return result;
+    for (const record of records as readonly unknown[]) {
+      let source: TraceSource | null = null;
+      try {
+        if (this.enabled && !this.closed) source = toTraceSource(record, this.bounds);
+      } catch {
+        this.counters.internalErrors++;
+      }
+      if (source === null) {
+        result.dropped++;
+        this.counters.ingestDropped++;
+        continue;
+      }
+      this.counters.ingested++;
+      try {
+        const reason = this.settle(source, false);
+        if (reason === null) {
+          result.sampledOut++;
+          continue;
+        }
+        result.kept++;
+        this.processor.onTraceEnd(buildTraceRecord(source, reason, { bounds: this.bounds, redactor: this.redactor, service: null }));
+      } catch {
+        this.counters.internalErrors++;
+      }
+    }
+    return result;
+  }
+
+  /** Counts an ended trace, decides its sampling and tells the listeners; returns the keep reason or null. */
+  private settle(trace: TraceSource, forced: boolean): KeepReason | null {
+    const c = this.counters;
+    c.ended++;
+    c.droppedSpans += trace.droppedSpans;
+    const durationMs = endOf(trace) - trace.startedAt;
+    const reason = this.sampler.decide({ traceId: trace.traceId, status: trace.status, durationMs, forced });
+    if (reason === null) c.sampledOut++;
+    else c.kept++;
+    if (this.listeners.size > 0) {
+      const event: TraceEndEvent = {
+        traceId: trace.traceId,
+        agent: trace.agent,
+        status: trace.status,
+        durationMs,
+        spanCount: trace.spans.length,
+        droppedSpans: trace.droppedSpans,
+        kept: reason !== null,
+        keepReason: reason,
+      };
+      for (const l of this.listeners) {
+        try {
+          l(event);
+        } catch {
+          // A metrics listener's failure must not reach the traced code or stop the export.
+        }
+      }
+    }
+    return reason;
   }
 
   stats(): TracerStats {
@@ -224,6 +278,14 @@ export class Tracer implements TraceSink {
     this.closed = true;
     return this.processor.shutdown();
   }
+}
+
+/** When a trace ended: its end time, or for an ingested trace still `running` its latest span end. */
+function endOf(trace: TraceSource): number {
+  if (trace.endedAt !== null) return trace.endedAt;
+  let end = trace.startedAt;
+  for (const span of trace.spans) if (span.endedAt !== null && span.endedAt > end) end = span.endedAt;
+  return end;
 }
 
 /**

@@ -1,26 +1,69 @@
 /**
- * Turns a finished, kept live trace into its {@link TraceRecord}: redaction first (by key and by shape), then the
- * field caps, then the per-trace byte cap. Runs once per kept trace, never for sampled-out ones.
+ * Turns a finished, kept trace into its {@link TraceRecord}: redaction first (by key and by shape), then the
+ * field caps, then the per-trace byte cap. Runs once per kept trace, never for sampled-out ones. The one
+ * implementation for both our own live traces (a `RecordingTrace` is a {@link TraceSource}) and traces ingested
+ * from other agents (`ingest.ts` turns a foreign {@link TraceRecord} into a {@link TraceSource}).
  */
-import type { AttributeValue, KeepReason, SpanRecord, TraceRecord } from './model.js';
+import type { AttributeValue, KeepReason, SpanError, SpanKind, SpanRecord, SpanStatus, TokenUsage, TraceRecord, TraceStatus } from './model.js';
 import { MAX_NAME_CHARS, truncateText, truncationMarker, type TraceBounds } from './bounds.js';
 import type { Redactor } from './redact.js';
-import type { RecordingSpan } from './Span.js';
-import type { RecordingTrace } from './Trace.js';
 import { safeText, type SafeJson } from './safeValue.js';
+
+/**
+ * A finished span as captured, not yet redacted nor cut to its final caps: strings are at most at their capture caps
+ * and values are JSON-safe. Attributes are flat `[key, value, ...]`, at most `bounds.maxAttributes` of them.
+ */
+export interface SpanSource {
+  readonly spanId: string;
+  readonly parentId: string | null;
+  readonly kind: SpanKind;
+  readonly name: string;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly status: SpanStatus;
+  readonly error: SpanError | null;
+  readonly input: SafeJson | undefined;
+  readonly output: SafeJson | undefined;
+  /** Consumed by the build (the caller must not reuse it). */
+  readonly attrs: unknown[] | null;
+  readonly droppedAttributes: number;
+  readonly model: string | null;
+  readonly usage: TokenUsage | null;
+  readonly stopReason: string | null;
+  readonly toolName: string | null;
+  readonly circuit: string | null;
+}
+
+/** A finished trace as captured: at most `bounds.maxSpans` spans, the rest counted in `droppedSpans`. */
+export interface TraceSource {
+  readonly traceId: string;
+  readonly userId: string | number | null;
+  readonly agent: string | null;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly status: TraceStatus;
+  readonly iterations: number;
+  readonly finalOutput: SafeJson | undefined;
+  readonly metadata: Record<string, SafeJson> | null;
+  readonly error: SpanError | null;
+  readonly spans: readonly SpanSource[];
+  readonly droppedSpans: number;
+  /** Already truncated before it reached us (an ingested trace flagged `truncated`). */
+  readonly truncated?: boolean;
+}
 
 /** What building a record needs besides the trace. */
 export interface RecordContext {
   bounds: TraceBounds;
   redactor: Redactor;
-  /** Process metadata, already redacted, put under `metadata.service`. */
-  service: Record<string, unknown>;
+  /** Process metadata, already redacted, put under `metadata.service`; null for ingested traces (not ours). */
+  service: Record<string, unknown> | null;
 }
 
 /** Per-span fixed JSON overhead used by the size estimate (keys, ids, timestamps). */
 const SPAN_OVERHEAD_BYTES = 220;
 
-export function buildTraceRecord(trace: RecordingTrace, keepReason: KeepReason, ctx: RecordContext): TraceRecord {
+export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx: RecordContext): TraceRecord {
   const { bounds, redactor } = ctx;
   const text = (s: string, max: number) => truncateText(redactor.redactString(s), max);
   let estimate = 400;
@@ -46,7 +89,7 @@ export function buildTraceRecord(trace: RecordingTrace, keepReason: KeepReason, 
     Object.assign(metadata, m);
     estimate += jsonSize(m);
   }
-  metadata.service = ctx.service;
+  if (ctx.service !== null) metadata.service = ctx.service;
   if (trace.error) metadata.error = { ...trace.error, message: text(trace.error.message, bounds.maxErrorChars) };
   const endedAt = trace.endedAt ?? trace.startedAt;
   const record: TraceRecord = {
@@ -62,7 +105,7 @@ export function buildTraceRecord(trace: RecordingTrace, keepReason: KeepReason, 
     metadata,
     spans,
     droppedSpans: trace.droppedSpans,
-    truncated: trace.droppedSpans > 0,
+    truncated: trace.droppedSpans > 0 || trace.truncated === true,
     keepReason,
   };
   // Estimates count UTF-16 units; UTF-8 needs at most 3 bytes per unit, so only measure when it could matter.
@@ -70,11 +113,11 @@ export function buildTraceRecord(trace: RecordingTrace, keepReason: KeepReason, 
   return record;
 }
 
-function spanRecord(s: RecordingSpan, ctx: RecordContext, text: (s: string, max: number) => string): SpanRecord {
+function spanRecord(s: SpanSource, ctx: RecordContext, text: (s: string, max: number) => string): SpanRecord {
   const { bounds, redactor } = ctx;
   const rec = {
     spanId: s.spanId,
-    parentId: s.parent === null ? null : s.parent.spanId,
+    parentId: s.parentId,
     kind: s.kind,
     name: text(s.name, MAX_NAME_CHARS),
     startedAt: s.startedAt,
@@ -110,23 +153,20 @@ function spanRecord(s: RecordingSpan, ctx: RecordContext, text: (s: string, max:
   return rec;
 }
 
-/** Redacts and bounds a span's attributes in place: the live span is finished, so its object is reused. */
-function attributes(out: Record<string, unknown>, ctx: RecordContext): Record<string, AttributeValue> {
+/** Builds a span's redacted, bounded attribute object from its flat `[key, value, ...]` list. */
+function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string, AttributeValue> {
   const { redactor, bounds } = ctx;
   const max = bounds.maxAttributeChars;
-  for (const rawKey in out) {
-    let key = rawKey;
-    if (rawKey.length > MAX_NAME_CHARS) {
-      key = rawKey.slice(0, MAX_NAME_CHARS);
-      out[key] = out[rawKey];
-      delete out[rawKey];
-    }
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const rawKey = flat[i] as string;
+    const key = rawKey.length > MAX_NAME_CHARS ? rawKey.slice(0, MAX_NAME_CHARS) : rawKey;
     const rule = redactor.sensitiveKey(key);
     if (rule !== null) {
       out[key] = `[REDACTED:${rule}]`;
       continue;
     }
-    const v = out[key];
+    const v = flat[i + 1];
     switch (typeof v) {
       case 'string':
         out[key] = truncateText(redactor.redactString(v), max);
