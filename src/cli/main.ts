@@ -1,10 +1,5 @@
 #!/usr/bin/env node
-/** The `agentex` command. For now only a placeholder: the service issue makes `serve` real. */
-const command = process.argv[2] ?? 'serve';
-if (command === 'serve') {
-  console.log('agentex: the HTTP service (traces, circuits, OTLP ingest, dashboard) is not built yet.');
-  console.log('The library is usable today: import { circuitBreaker, withTrace } from "agentex".');
-} else {
-  console.error(`agentex: unknown command "${command}"`);
-  process.exit(2);
-}
+/** Entry point of the `agentex` command; the commands live in program.ts. */
+import { main } from './program.js';
+
+process.exitCode = await main(process.argv);

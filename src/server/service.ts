@@ -1,0 +1,251 @@
+/**
+ * The AgentEx service: reads the configuration, opens the stores, builds the tracer, the circuits, the model provider
+ * and the tools, serves the API on the configured address, and shuts down gracefully on SIGTERM/SIGINT (stop
+ * accepting, finish in-flight requests within a bound, flush the trace queue, close the stores, exit 0).
+ * This is the only place that reads configuration and picks backends.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { guardedProvider } from '../agent/guardedProvider.js';
+import { anthropicProvider } from '../agent/providers/anthropic.js';
+import { openaiProvider } from '../agent/providers/openai.js';
+import type { ChatMessage, ModelProvider } from '../agent/providers/types.js';
+import { runAgent, type ConversationMemory } from '../agent/runAgent.js';
+import { CircuitRegistry } from '../resilience/index.js';
+import { createL2Store } from '../state/createL2Store.js';
+import { createStateManager, type ConversationMessage, type StateManager } from '../state/StateManager.js';
+import { createTraceStore } from '../store/createTraceStore.js';
+import { createTraceStoreExporter } from '../store/TraceStoreExporter.js';
+import type { TraceStore } from '../store/TraceStore.js';
+import { datetimeTool } from '../tools/datetime.js';
+import { readUrlTool } from '../tools/readUrl.js';
+import { createToolRegistry } from '../tools/registry.js';
+import { exaSearch } from '../tools/search/exa.js';
+import { tavilySearch } from '../tools/search/tavily.js';
+import type { SearchClient } from '../tools/search/types.js';
+import { webSearchTool, type SearchCache } from '../tools/webSearch.js';
+import type { TraceExporter } from '../trace/model.js';
+import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js';
+import { createApp, type CircuitView } from './app.js';
+import { resolveTokens, type Tokens } from './auth.js';
+import { ConfigError, loadConfig, type Config, type LoadConfigInput } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
+
+/** Default model per provider when `AGENTEX_MODEL` is not set. */
+export const DEFAULT_MODELS = { anthropic: 'claude-sonnet-4-5', openai: 'gpt-4.1-mini' } as const;
+
+export interface StartServiceOptions extends LoadConfigInput {
+  /** Install SIGTERM/SIGINT handlers that shut down and exit. Default false (tests call `close()`). */
+  handleSignals?: boolean;
+  /** Print the URL and any generated tokens once on stdout (like Jupyter). Default false. */
+  printBanner?: boolean;
+  /** Overrides the logger (tests). */
+  logger?: Logger;
+}
+
+export interface RunningService {
+  url: string;
+  config: Config;
+  tokens: Tokens;
+  store: TraceStore;
+  state: StateManager;
+  tracer: Tracer;
+  circuits: CircuitRegistry;
+  metrics: ServiceMetrics;
+  /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Picks the model provider the configuration names, or none (the run route then answers 503). */
+export function providerFromConfig(config: Config, env: Record<string, string | undefined> = process.env): ModelProvider | undefined {
+  if (config.anthropicApiKey) {
+    return anthropicProvider({ apiKey: config.anthropicApiKey, baseUrl: config.anthropicBaseUrl, model: config.model ?? DEFAULT_MODELS.anthropic });
+  }
+  // An OpenAI-compatible server (Ollama, vLLM, llama.cpp) may need no key: an explicit base URL is enough.
+  if (config.openaiApiKey || env.OPENAI_BASE_URL) {
+    return openaiProvider({
+      ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
+      baseUrl: config.openaiBaseUrl,
+      model: config.model ?? DEFAULT_MODELS.openai,
+    });
+  }
+  return undefined;
+}
+
+/** The search providers that have a key, in fallback order (Exa, then Tavily). */
+export function searchClientsFromConfig(config: Config): SearchClient[] {
+  const clients: SearchClient[] = [];
+  if (config.exaApiKey) clients.push(exaSearch({ apiKey: config.exaApiKey, baseUrl: config.exaBaseUrl }));
+  if (config.tavilyApiKey) clients.push(tavilySearch({ apiKey: config.tavilyApiKey, baseUrl: config.tavilyBaseUrl }));
+  return clients;
+}
+
+/**
+ * Starts the service.
+ * @throws ConfigError naming the bad setting; the store's errors when it cannot be opened.
+ */
+export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
+  const config = loadConfig(options);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const tokens = resolveTokens(config.apiToken, config.adminToken);
+  let ready = false;
+  let storeUp = true;
+
+  const store = await createTraceStore({
+    databaseUrl: config.databaseUrl ?? config.sqlitePath,
+    retentionMs: config.traceTtlDays * 24 * 60 * 60 * 1000,
+  });
+  // State: L1 in process, L2 on Redis when configured, else the same database as the traces.
+  const l2 = await createL2Store({ url: config.redisUrl ?? config.databaseUrl ?? config.sqlitePath, logger });
+  const state = createStateManager({ l2, logger });
+  const memory: ConversationMemory = {
+    load: async (userId) => (await state.conversations.load(userId)) as unknown as readonly ChatMessage[],
+    append: async (userId, messages) => void (await state.conversations.append(userId, ...(messages as unknown as ConversationMessage[]))),
+  };
+  const searchCache: SearchCache = {
+    get: (key) => state.get('search', key),
+    set: (key, value, ttlMs) => state.set('search', key, value, { ttlMs }),
+  };
+  const circuits = new CircuitRegistry();
+  const lastChange = new Map<string, number>();
+  circuits.onStateChange((e) => {
+    lastChange.set(e.name, Date.now());
+    logger.warn({ circuit: e.name, from: e.from, to: e.to, reason: e.reason }, 'circuit state changed');
+  });
+
+  // Metrics read the tracer lazily: the tracer is created right below.
+  const late: { tracer?: Tracer } = {};
+  const storeExporter = createTraceStoreExporter(store, { logger });
+  const metrics = createMetrics({
+    circuits: () => circuits.stats(),
+    tracePipeline: () => {
+      const s = late.tracer?.stats();
+      return { stored: s?.processor.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: s?.processor.lost ?? 0 };
+    },
+    cache: () => state.stats().l1,
+    storeUp: () => storeUp,
+    ready: () => ready,
+  });
+  const timedExporter: TraceExporter = {
+    name: storeExporter.name,
+    async export(batch, signal) {
+      const started = performance.now();
+      await storeExporter.export(batch, signal);
+      metrics.observeStoreWrite((performance.now() - started) / 1000);
+    },
+  };
+  const tracer = createTracer({
+    exporters: [timedExporter],
+    sampleRate: config.sampleRate,
+    slowThresholdMs: config.slowTraceMs,
+    metadata: { serviceName: 'agentex', labelPrefix: config.labelPrefix },
+    processor: { scheduleDelayMs: 1000 },
+  });
+  late.tracer = tracer;
+  setDefaultTracer(tracer);
+  tracer.onTraceEnd((e) => metrics.observeRun(e.status, e.durationMs / 1000));
+  tracer.onExportError((e) => logger.warn({ exporter: e.exporter, attempt: e.attempt, error: e.error.message }, 'trace export failed'));
+
+  const baseProvider = providerFromConfig(config);
+  const provider = baseProvider ? guardedProvider(baseProvider, { circuits }) : undefined;
+  const searchClients = searchClientsFromConfig(config);
+  const tools = createToolRegistry({
+    tools: [
+      ...(searchClients.length ? [webSearchTool({ providers: searchClients, circuits, cache: searchCache })] : []),
+      readUrlTool(),
+      datetimeTool(),
+    ] as never[],
+    onCall: (e) => metrics.observeTool(e.tool, e.ok, e.durationMs / 1000),
+  });
+
+  const app = createApp({
+    config,
+    tokens,
+    logger,
+    store,
+    circuits: {
+      list: () =>
+        circuits.stats().map((s): CircuitView => ({
+          ...s,
+          failureRate: s.counts.calls > 0 ? s.counts.failures / s.counts.calls : 0,
+          lastStateChangeAt: lastChange.get(s.name) ?? null,
+        })),
+      reset: (name) => circuits.reset(name),
+    },
+    ingest: (traces) => tracer.ingest(traces),
+    runAgent: provider
+      ? async (req, signal) =>
+          runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, provider, tools, signal, tracer, memory })
+      : undefined,
+    metrics,
+    isReady: () => ready,
+  });
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Node's own request bounds: a slow client cannot hold a socket forever.
+  const httpServer = server as unknown as { requestTimeout: number; headersTimeout: number };
+  httpServer.requestTimeout = config.requestTimeoutMs + 5_000;
+  httpServer.headersTimeout = 30_000;
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  // Store health for /metrics: pinged in the background, unref'd.
+  const healthTimer = setInterval(() => {
+    void store.ping().then((p) => (storeUp = p.ok));
+  }, 15_000);
+  healthTimer.unref();
+  ready = true;
+  logger.info({ url, backend: store.backend, provider: baseProvider?.name ?? null, search: searchClients.map((c) => c.name) }, 'agentex listening');
+
+  if (options.printBanner) {
+    const lines = [`\n  AgentEx is running at ${url}`, `  Dashboard: ${url}/?token=${tokens.generated.api ? tokens.api : '<AGENTEX_API_TOKEN>'}`];
+    if (tokens.generated.api) lines.push(`  API token (generated, shown once):   ${tokens.api}`);
+    if (tokens.generated.admin) lines.push(`  Admin token (generated, shown once): ${tokens.admin}`);
+    lines.push(`  Store: ${store.backend}${store.backend === 'sqlite' ? ` (${config.sqlitePath})` : ''}`);
+    if (!baseProvider) lines.push('  No model provider configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY to enable /api/agent/run');
+    process.stdout.write(`${lines.join('\n')}\n\n`);
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      ready = false;
+      clearInterval(healthTimer);
+      logger.info({}, 'shutting down');
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const s = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+      s.closeIdleConnections?.();
+      const deadline = setTimeout(() => s.closeAllConnections?.(), config.shutdownTimeoutMs);
+      deadline.unref();
+      await stopped;
+      clearTimeout(deadline);
+      await tracer.shutdown();
+      await state.close();
+      await store.close();
+      circuits.dispose();
+      logger.info({ stats: tracer.stats().processor }, 'stopped');
+    })());
+
+  if (options.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'signal received');
+      close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ error: (err as Error).message }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { url, config, tokens, store, state, tracer, circuits, metrics, close };
+}
+
+export { ConfigError };
