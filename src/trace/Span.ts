@@ -4,7 +4,6 @@
  * handed out outside a trace, past the span cap, and after a trace ended, so callers never branch on tracing.
  */
 import type { AttributeValue, SpanError, SpanKind, SpanStatus, TokenUsage } from './model.js';
-import { SPAN_KINDS } from './model.js';
 import { newSpanId } from './ids.js';
 import { safeText, safeValue, type SafeJson } from './safeValue.js';
 import { truncateText } from './bounds.js';
@@ -47,7 +46,6 @@ export function captureChars(finalMax: number): number {
   return finalMax * 4 + 256;
 }
 
-const KINDS: ReadonlySet<string> = new Set(SPAN_KINDS);
 /** Attributes checked for duplicates by a linear scan; past this a span builds a key index. */
 const ATTR_SCAN_LIMIT = 16;
 const perf = performance;
@@ -58,29 +56,51 @@ export function nowMs(): number {
   return origin + perf.now();
 }
 
-/** A span that records. Created by a trace; not constructed directly by users. */
+/** What few spans carry: allocated on first use, so a plain span stays a small object. */
+interface SpanExtras {
+  error: SpanError | null;
+  input: SafeJson | undefined;
+  output: SafeJson | undefined;
+  model: string | null;
+  usage: TokenUsage | null;
+  stopReason: string | null;
+  toolName: string | null;
+  circuit: string | null;
+  droppedAttributes: number;
+  /** Key → slot in `attrs`, built only once a span has many attributes (keeps duplicate checks O(1)). */
+  attrIndex: Map<string, number> | null;
+}
+
+function isKind(kind: unknown): kind is SpanKind {
+  switch (kind) {
+    case 'custom':
+    case 'tool':
+    case 'llm':
+    case 'iteration':
+    case 'agent':
+    case 'retrieval':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * A span that records. Created by a trace; not constructed directly by users. Kept deliberately small (the span hot
+ * path allocates one of these and, at most, one attribute array): rarely set fields live in a lazily created
+ * {@link SpanExtras}, the status is derived, the id is generated on first read.
+ */
 export class RecordingSpan implements Span {
   readonly kind: SpanKind;
   readonly name: string;
   readonly startedAt: number;
   endedAt: number | null = null;
-  status: SpanStatus = 'running';
-  error: SpanError | null = null;
-  input: SafeJson | undefined = undefined;
-  output: SafeJson | undefined = undefined;
   /**
    * Attributes as set, flat `[key0, value0, key1, value1, ...]` (strings cut to a capture cap): one small array per
    * span instead of an object whose shape changes with every key. The record's object is built only for kept traces.
    */
   attrs: unknown[] | null = null;
-  /** Key → slot in `attrs`, built only once a span has many attributes (keeps duplicate checks O(1)). */
-  private attrIndex: Map<string, number> | null = null;
-  model: string | null = null;
-  usage: TokenUsage | null = null;
-  stopReason: string | null = null;
-  toolName: string | null = null;
-  circuit: string | null = null;
-  droppedAttributes = 0;
+  private x: SpanExtras | null = null;
   private id: string | null = null;
 
   constructor(
@@ -89,13 +109,13 @@ export class RecordingSpan implements Span {
     kind: SpanKind,
     name: string,
   ) {
-    if (KINDS.has(kind)) this.kind = kind;
+    this.startedAt = nowMs();
+    this.name = typeof name === 'string' ? name : safeText(name, 200);
+    if (isKind(kind)) this.kind = kind;
     else {
       this.kind = 'custom';
       this.setAttribute('agentex.invalid_kind', safeText(kind, 50));
     }
-    this.name = typeof name === 'string' ? name : safeText(name, 200);
-    this.startedAt = nowMs();
   }
 
   get isRecording(): boolean {
@@ -116,9 +136,57 @@ export class RecordingSpan implements Span {
     return this.parent === null ? null : this.parent.spanId;
   }
 
+  /** `error` once an error was recorded, else `running` until `end()`, then `ok`. */
+  get status(): SpanStatus {
+    return this.x !== null && this.x.error !== null ? 'error' : this.endedAt === null ? 'running' : 'ok';
+  }
+
+  get error(): SpanError | null {
+    return this.x === null ? null : this.x.error;
+  }
+  get input(): SafeJson | undefined {
+    return this.x === null ? undefined : this.x.input;
+  }
+  get output(): SafeJson | undefined {
+    return this.x === null ? undefined : this.x.output;
+  }
+  get model(): string | null {
+    return this.x === null ? null : this.x.model;
+  }
+  get usage(): TokenUsage | null {
+    return this.x === null ? null : this.x.usage;
+  }
+  get stopReason(): string | null {
+    return this.x === null ? null : this.x.stopReason;
+  }
+  get toolName(): string | null {
+    return this.x === null ? null : this.x.toolName;
+  }
+  get circuit(): string | null {
+    return this.x === null ? null : this.x.circuit;
+  }
+  get droppedAttributes(): number {
+    return this.x === null ? 0 : this.x.droppedAttributes;
+  }
+
+  private extras(): SpanExtras {
+    return (this.x ??= {
+      error: null,
+      input: undefined,
+      output: undefined,
+      model: null,
+      usage: null,
+      stopReason: null,
+      toolName: null,
+      circuit: null,
+      droppedAttributes: 0,
+      attrIndex: null,
+    });
+  }
+
   setInput(value: unknown): this {
     if (this.endedAt === null) {
-      this.input = typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxInputChars) : this.capture(value, this.trace.bounds.maxInputChars);
+      this.extras().input = typeof value === 'string' ? cutCapture(value, this.trace.bounds.maxInputChars) : this.capture(value, this.trace.bounds.maxInputChars);
     }
     return this;
   }
@@ -127,7 +195,7 @@ export class RecordingSpan implements Span {
     if (this.endedAt === null) {
       const b = this.trace.bounds;
       const max = this.kind === 'tool' ? b.maxToolOutputChars : b.maxOutputChars;
-      this.output = typeof value === 'string' ? cutCapture(value, max) : this.capture(value, max);
+      this.extras().output = typeof value === 'string' ? cutCapture(value, max) : this.capture(value, max);
     }
     return this;
   }
@@ -147,21 +215,22 @@ export class RecordingSpan implements Span {
       return this;
     }
     if (attrs.length >= this.trace.bounds.maxAttributes * 2) {
-      this.droppedAttributes++;
+      this.extras().droppedAttributes++;
       return this;
     }
-    this.attrIndex?.set(key, attrs.length);
+    if (this.x !== null) this.x.attrIndex?.set(key, attrs.length);
     attrs.push(key, v);
     return this;
   }
 
   /** Slot of `key` in `attrs`, or -1: a linear scan while the list is short, an index beyond that. */
   private attrSlot(attrs: unknown[], key: string): number {
-    if (this.attrIndex !== null) return this.attrIndex.get(key) ?? -1;
+    const indexed = this.x === null ? null : this.x.attrIndex;
+    if (indexed !== null) return indexed.get(key) ?? -1;
     const n = attrs.length;
     for (let i = 0; i < n; i += 2) if (attrs[i] === key) return i;
     if (n >= ATTR_SCAN_LIMIT * 2) {
-      const index = (this.attrIndex = new Map<string, number>());
+      const index = (this.extras().attrIndex = new Map<string, number>());
       for (let i = 0; i < n; i += 2) index.set(attrs[i] as string, i);
     }
     return -1;
@@ -174,31 +243,31 @@ export class RecordingSpan implements Span {
   }
 
   recordError(error: unknown): this {
-    this.error = captureError(error, this.trace.bounds.maxErrorChars);
-    this.status = 'error';
+    this.extras().error = captureError(error, this.trace.bounds.maxErrorChars);
     return this;
   }
 
   setModel(model: string): this {
-    this.model = safeText(model, 200);
+    this.extras().model = safeText(model, 200);
     return this;
   }
 
   setUsage(usage: TokenUsage): this {
     const input = Number((usage as Partial<TokenUsage> | null)?.inputTokens);
     const output = Number((usage as Partial<TokenUsage> | null)?.outputTokens);
-    this.usage = { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+    this.extras().usage = { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
     return this;
   }
 
   setStopReason(reason: string): this {
-    this.stopReason = safeText(reason, 200);
+    this.extras().stopReason = safeText(reason, 200);
     return this;
   }
 
   setTool(toolName: string, circuit?: string): this {
-    this.toolName = safeText(toolName, 200);
-    if (circuit !== undefined) this.circuit = safeText(circuit, 200);
+    const x = this.extras();
+    x.toolName = safeText(toolName, 200);
+    if (circuit !== undefined) x.circuit = safeText(circuit, 200);
     return this;
   }
 
@@ -210,7 +279,6 @@ export class RecordingSpan implements Span {
   end(): void {
     if (this.endedAt !== null) return;
     this.endedAt = nowMs();
-    if (this.status === 'running') this.status = 'ok';
   }
 
   private capture(value: unknown, finalMax: number): SafeJson {
