@@ -131,6 +131,6 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** The default interval of the background purge: 10 minutes. */
 export const DEFAULT_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 /** The longest a purge chunk should hold the event loop (SQLite) or a transaction (Postgres). */
-export const PURGE_CHUNK_BUDGET_MS = 20;
+export const PURGE_CHUNK_BUDGET_MS = 10;
 
 export type { KeepReason };
