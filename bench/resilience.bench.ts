@@ -24,13 +24,28 @@ interface Contender {
   op: Op;
 }
 
-/** Runs every contender `rounds` times, interleaved, and returns the median ns/op of each. */
-async function interleaved(contenders: readonly Contender[], iterations: number, rounds: number): Promise<Map<string, number>> {
+/**
+ * Runs every contender `rounds` times, interleaved, and returns the median ns/op of each. Each contender's batch size
+ * is calibrated so one round takes about `budgetMs`: slow competitors do not stretch the run to minutes.
+ */
+async function interleaved(contenders: readonly Contender[], budgetMs: number, rounds: number): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const c of contenders) {
+    const start = process.hrtime.bigint();
+    let n = 0;
+    // Warm up (and calibrate) for about a budget's worth of time.
+    while (Number(process.hrtime.bigint() - start) < budgetMs * 1e6 || n < 200) {
+      await c.op();
+      n++;
+    }
+    const perOp = Number(process.hrtime.bigint() - start) / n;
+    sizes.set(c.name, Math.max(100, Math.round((budgetMs * 1e6) / perOp)));
+  }
   const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-  for (const c of contenders) for (let i = 0; i < Math.min(iterations, 20_000); i++) await c.op();
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
       const op = c.op;
+      const iterations = sizes.get(c.name)!;
       const start = process.hrtime.bigint();
       for (let i = 0; i < iterations; i++) await op();
       samples.get(c.name)!.push(Number(process.hrtime.bigint() - start) / iterations);
@@ -80,9 +95,8 @@ const suite: BenchSuite = {
   name: 'resilience',
   title: 'Resilience policies: AgentEx vs cockatiel 3 vs opossum 9',
   async run({ smoke }) {
-    const iterations = smoke ? 2_000 : 200_000;
-    const slowIterations = smoke ? 500 : 40_000;
-    const rounds = smoke ? 1 : 7;
+    const budgetMs = smoke ? 5 : 200;
+    const rounds = smoke ? 1 : 9;
     const heapCalls = smoke ? 10_000 : 1_000_000;
 
     // 1. closed breaker, success
@@ -96,7 +110,7 @@ const suite: BenchSuite = {
         { name: 'cockatiel', op: () => cb.execute(ok) },
         { name: 'opossum', op: () => ob.fire() },
       ],
-      iterations,
+      budgetMs,
       rounds,
     );
 
@@ -109,7 +123,7 @@ const suite: BenchSuite = {
         { name: 'agentex', op: () => as.execute(ok) },
         { name: 'cockatiel', op: () => cs.execute(ok) },
       ],
-      iterations,
+      budgetMs,
       rounds,
     );
 
@@ -123,7 +137,7 @@ const suite: BenchSuite = {
         { name: 'agentex (fn reads ctx.signal)', op: () => at.execute(({ signal }) => (signal.aborted ? 0 : ok())) },
         { name: 'cockatiel', op: () => ct.execute(ok) },
       ],
-      slowIterations,
+      budgetMs,
       rounds,
     );
 
@@ -138,7 +152,7 @@ const suite: BenchSuite = {
         { name: 'cockatiel', op: () => cf.execute(failing).catch(swallow) },
         { name: 'opossum', op: () => of.fire().catch(swallow) },
       ],
-      slowIterations,
+      budgetMs,
       rounds,
     );
 
@@ -155,7 +169,7 @@ const suite: BenchSuite = {
         { name: 'cockatiel', op: () => co.execute(ok).catch(swallow) },
         { name: 'opossum', op: () => oo.fire().catch(swallow) },
       ],
-      slowIterations,
+      budgetMs,
       rounds,
     );
 
@@ -245,8 +259,8 @@ const suite: BenchSuite = {
       ],
     );
     const notes = [
-      `Medians of ${rounds} interleaved rounds of ${iterations.toLocaleString('en')} calls (${slowIterations.toLocaleString('en')} for the`,
-      'failure, rejection and timeout cases). Overhead = ns/op − bare `await fn()` measured in the same rounds. The failing',
+      `Medians of ${rounds} interleaved rounds of ~${budgetMs} ms each per contender (batch size calibrated per contender).`,
+      'Overhead = ns/op − bare `await fn()` measured in the same rounds. The failing',
       'function throws a pre-built Error, so the numbers time the policy, not stack capture. Stacks: AgentEx',
       '`pipeline(retry(), breaker, timeout(30 s))`; cockatiel `wrap(retry, breaker, timeout(30 s, cooperative))`.',
       'opossum runs with `timeout: false` (its own timer per call would otherwise dominate).',
