@@ -31,6 +31,8 @@ export interface MetricsSources {
   ready(): boolean;
 }
 
+/** prom-client default gauges whose names end in `_total` (a counter suffix); dropped from our registry. */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 const STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -44,7 +46,12 @@ export interface ServiceMetrics extends HttpMetrics {
 /** Creates the service's metrics. `sources` are read on every scrape. */
 export function createMetrics(sources: MetricsSources, { defaultMetrics = true } = {}): ServiceMetrics {
   const registry = new Registry();
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'agentex_' });
+  if (defaultMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: 'agentex_' });
+    // prom-client names three gauges `*_total`, which `promtool check metrics` rejects (only counters end in _total).
+    // They only sum the per-type gauges it also exports (agentex_nodejs_active_handles{type}...), so nothing is lost.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`agentex_${name}`);
+  }
 
   // Counters kept elsewhere are read at scrape time: collect() resets them and adds the source's monotonic value.
   new Gauge({
