@@ -1,0 +1,123 @@
+/**
+ * Service benchmark: requests per second of `GET /api/circuits` and `GET /api/traces?limit=20` through the real
+ * service (auth, rate limiter, request log, metrics, security headers) against a bare hello-world route of the same
+ * framework (hono on @hono/node-server), and OTLP/HTTP ingest spans per second against direct library ingest
+ * (decode + `tracer.ingest`) of the same spans — all in one process run, load from autocannon on 127.0.0.1.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { serve } from '@hono/node-server';
+import autocannon from 'autocannon';
+import { Hono } from 'hono';
+import { pino } from 'pino';
+import { circuitBreaker } from '../src/resilience/index.js';
+import { decodeOtlpJson } from '../src/server/otlpIngest.js';
+import { startService } from '../src/server/service.js';
+import { makeTrace } from '../src/store/testing/fixtures.js';
+import { table, type BenchSuite } from './lib.js';
+
+const TOKEN = `bench-${'t'.repeat(30)}`;
+
+async function load(url: string, seconds: number, opts: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
+  return autocannon({ url, duration: seconds, connections: 20, pipelining: 1, ...opts });
+}
+
+function otlpBody(spans: number): string {
+  const now = Date.now();
+  const list = Array.from({ length: spans }, (_, i) => ({
+    traceId: (Math.floor(i / 10) + 1).toString(16).padStart(32, 'a'),
+    spanId: (i + 1).toString(16).padStart(16, '0'),
+    parentSpanId: i % 10 === 0 ? '' : (i - (i % 10) + 1).toString(16).padStart(16, '0'),
+    name: i % 10 === 0 ? 'invoke_agent bench' : 'chat model',
+    startTimeUnixNano: `${now}000000`,
+    endTimeUnixNano: `${now + 5}000000`,
+    attributes: [
+      { key: 'gen_ai.operation.name', value: { stringValue: i % 10 === 0 ? 'invoke_agent' : 'chat' } },
+      { key: 'gen_ai.request.model', value: { stringValue: 'model-x' } },
+      { key: 'gen_ai.usage.input_tokens', value: { intValue: '120' } },
+    ],
+  }));
+  return JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }] }, scopeSpans: [{ spans: list }] }] });
+}
+
+const suite: BenchSuite = {
+  name: 'server',
+  title: 'Service: requests per second and OTLP ingest',
+  async run({ smoke }) {
+    const seconds = smoke ? 1 : 8;
+    const dir = mkdtempSync(path.join(tmpdir(), 'agentex-bench-server-'));
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const svc = await startService({
+      env: { AGENTEX_API_TOKEN: TOKEN, AGENTEX_RATE_LIMIT: '100000000', AGENTEX_ADMIN_RATE_LIMIT: '1000000', AGENTEX_SAMPLE_RATE: '0.1' },
+      flags: { '--port': '0', '--sqlite-path': path.join(dir, 'bench.db') },
+      logger: pino({ level: 'info' }, sink),
+    });
+    const bare = new Hono().get('/', (c) => c.text('hello'));
+    const bareServer = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: bare.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/`;
+    try {
+      for (const name of ['exa', 'tavily', 'anthropic', 'openai', 'postgres']) svc.circuits.register(circuitBreaker({ name }));
+      await svc.store.put(Array.from({ length: smoke ? 50 : 2000 }, (_, i) => makeTrace({ userId: `u${i % 20}`, startedAt: Date.now() - i * 1000 })));
+      const headers = { authorization: `Bearer ${TOKEN}` };
+
+      const bareRes = await load(bareUrl, seconds);
+      const circuitsRes = await load(`${svc.url}/api/circuits`, seconds, { headers });
+      const tracesRes = await load(`${svc.url}/api/traces?limit=20`, seconds, { headers });
+
+      const spansPerRequest = 100;
+      const body = otlpBody(spansPerRequest);
+      const before = svc.tracer.stats();
+      const ingestRes = await load(`${svc.url}/v1/traces`, seconds, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/json' } });
+      const httpSpansPerSec = (ingestRes.requests.average * spansPerRequest);
+      const errors = ingestRes.non2xx + ingestRes.errors + circuitsRes.non2xx + tracesRes.non2xx;
+
+      // Direct library ingest of the same spans: decode + tracer.ingest, for the same time.
+      const parsed = JSON.parse(body) as unknown;
+      let directSpans = 0;
+      const deadline = performance.now() + seconds * 1000;
+      while (performance.now() < deadline) {
+        svc.tracer.ingest(decodeOtlpJson(parsed).traces);
+        directSpans += spansPerRequest;
+        if (directSpans % (spansPerRequest * 50) === 0) await new Promise((r) => setImmediate(r));
+      }
+      const directPerSec = directSpans / seconds;
+      await svc.tracer.forceFlush();
+      const after = svc.tracer.stats();
+
+      const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+      const rows = [
+        ['bare hono `GET /` (baseline)', bareRes.requests.average.toFixed(0), '100%', ''],
+        ['`GET /api/circuits` (5 circuits)', circuitsRes.requests.average.toFixed(0), pct(circuitsRes.requests.average, bareRes.requests.average), '≥ 80% of bare'],
+        ['`GET /api/traces?limit=20`', tracesRes.requests.average.toFixed(0), pct(tracesRes.requests.average, bareRes.requests.average), 'report'],
+      ];
+      const ingestRows = [
+        ['direct library ingest (decode + tracer.ingest)', directPerSec.toFixed(0), '100%', ''],
+        [`OTLP/HTTP JSON, ${spansPerRequest} spans per request`, httpSpansPerSec.toFixed(0), pct(httpSpansPerSec, directPerSec), '≥ 50% of direct'],
+      ];
+      return {
+        markdown: [
+          `autocannon, 20 connections, ${seconds} s per case, service and load generator in one process on 127.0.0.1 (2 cores shared).`,
+          '',
+          table(['route', 'req/s', 'vs bare', 'goal'], rows),
+          '',
+          table(['ingest path', 'spans/s', 'vs direct', 'goal'], ingestRows),
+          '',
+          `Non-2xx or socket errors during the HTTP runs: ${errors}. Traces through the pipeline during ingest: ` +
+            `${after.ingested - before.ingested} ingested, ${after.sampledOut - before.sampledOut} sampled out, ` +
+            `${after.processor.dropped - before.processor.dropped} dropped by the full export queue (counted), ${after.processor.lost - before.processor.lost} lost.`,
+        ].join('\n'),
+      };
+    } finally {
+      await new Promise((r) => bareServer.close(r));
+      await svc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export default suite;
