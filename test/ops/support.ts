@@ -186,3 +186,18 @@ export function ruleExpressions(yamlText: string): string[] {
   }
   return out;
 }
+
+/**
+ * The sample names a live exposition declares, from its `# TYPE` lines: counters and gauges by name, histograms as
+ * `_bucket`/`_sum`/`_count` (a labelled histogram with no observation yet has no sample line, but is declared).
+ */
+export function declaredSampleNames(exposition: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    const [, name, type] = m;
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name! + s);
+    else if (type === 'summary') for (const s of ['', '_sum', '_count']) names.add(name! + s);
+    else names.add(name!);
+  }
+  return names;
+}
