@@ -3,9 +3,13 @@
  * deletions). The admin token also grants `read`. Tokens are compared in constant time over SHA-256 digests, so
  * neither the content nor the length of the configured token leaks through timing. A 401 never says which part was
  * wrong.
+ *
+ * The dashboard authenticates with the same tokens carried in an HttpOnly, SameSite=Strict cookie
+ * ({@link AUTH_COOKIE}) instead of the `Authorization` header. A cookie-authenticated request that changes state must
+ * also carry {@link CSRF_HEADER}: a header a cross-site page cannot send without a CORS preflight, on top of SameSite.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 
 export type Role = 'read' | 'admin';
 
@@ -44,6 +48,39 @@ export function bearerToken(header: string | undefined | null): string | null {
   return match?.[1] ?? null;
 }
 
+/** Name of the dashboard's session cookie (HttpOnly, SameSite=Strict); its value is the token itself. */
+export const AUTH_COOKIE = 'agentex_token';
+/** Header a cookie-authenticated, state-changing request must carry (any non-empty value). */
+export const CSRF_HEADER = 'x-agentex-request';
+
+/** The value of the {@link AUTH_COOKIE} cookie in a `Cookie` header, or null. Never throws on malformed input. */
+export function cookieToken(header: string | undefined | null): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== AUTH_COOKIE) continue;
+    const raw = part.slice(eq + 1).trim();
+    if (raw === '') return null;
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/**
+ * The credential a request presents: the bearer token when there is an `Authorization` header, else the dashboard
+ * cookie. `via` says which, so callers can apply the cookie-only CSRF rule.
+ */
+export function presentedToken(c: Context): { token: string | null; via: 'bearer' | 'cookie' | null } {
+  const header = c.req.header('authorization');
+  if (header) return { token: bearerToken(header), via: 'bearer' };
+  const cookie = cookieToken(c.req.header('cookie'));
+  return cookie === null ? { token: null, via: null } : { token: cookie, via: 'cookie' };
+}
+
 /** Which role a presented token grants, or null. Both comparisons always run (no early exit on a match). */
 export function roleOf(presented: string | null, tokens: Pick<Tokens, 'api' | 'admin'>): Role | null {
   if (presented === null) return null;
@@ -52,13 +89,23 @@ export function roleOf(presented: string | null, tokens: Pick<Tokens, 'api' | 'a
   return isAdmin ? 'admin' : isApi ? 'read' : null;
 }
 
-/** Hono middleware: 401 `{ error: 'unauthorized' }` unless the request carries a token with `role`. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Hono middleware: 401 `{ error: 'unauthorized' }` unless the request carries a token with `role`, as a bearer
+ * header or as the dashboard cookie. A cookie-authenticated request with an unsafe method also needs
+ * {@link CSRF_HEADER}, else 403 `{ error: 'csrf' }`.
+ */
 export function requireRole(role: Role, tokens: Pick<Tokens, 'api' | 'admin'>): MiddlewareHandler {
   return async (c, next) => {
-    const granted = roleOf(bearerToken(c.req.header('authorization')), tokens);
+    const presented = presentedToken(c);
+    const granted = roleOf(presented.token, tokens);
     if (granted === null || (role === 'admin' && granted !== 'admin')) {
       c.header('WWW-Authenticate', 'Bearer realm="agentex"');
       return c.json({ error: 'unauthorized', message: 'A valid bearer token is required' }, 401);
+    }
+    if (presented.via === 'cookie' && !SAFE_METHODS.has(c.req.method) && !c.req.header(CSRF_HEADER)) {
+      return c.json({ error: 'csrf', message: `Cookie-authenticated ${c.req.method} requests need the ${CSRF_HEADER} header` }, 403);
     }
     c.set('role' as never, granted);
     await next();
