@@ -16,6 +16,7 @@ import type { TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
 import { bearerToken, requireRole, roleOf, type Tokens } from './auth.js';
 import type { Config } from './config.js';
+import { createDashboard } from './dashboard.js';
 import type { Logger } from './logger.js';
 import { decodeOtlpJson } from './otlpIngest.js';
 import { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse } from './otlpProto.js';
@@ -457,6 +458,8 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
       200,
     );
   });
+
+  app.route('/', createDashboard(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   app.doc('/openapi.json', {
