@@ -112,6 +112,23 @@ describe('runAgent', () => {
     expect(cancelled.errorCode).toBe('CANCELLED');
   });
 
+  it('reports cancellation, not timeout, when the signal aborts during the last iteration\'s tools', async () => {
+    setup();
+    const controller = new AbortController();
+    const waits = defineTool({
+      name: 'waits',
+      description: 'Waits until aborted',
+      input: z.object({}),
+      execute: (_input, { signal }) => {
+        queueMicrotask(() => controller.abort(new Error('client went away')));
+        return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+      },
+    });
+    const provider = scriptedProvider([{ toolCalls: [{ name: 'waits', input: {} }] }]);
+    const result = await runAgent({ message: 'x', provider, tools: createToolRegistry({ tools: [waits] }), tracer, maxIterations: 1, signal: controller.signal });
+    expect(result).toMatchObject({ status: 'error', errorCode: 'CANCELLED', iterations: 1 });
+  });
+
   it('loads and saves the conversation of a user', async () => {
     setup();
     const store = new Map<string | number, ChatMessage[]>();

@@ -136,6 +136,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
           return finish('success', output);
         }
       }
+      // Tools cancelled in the last iteration return CANCELLED results; the run was cancelled, not out of budget.
+      signal?.throwIfAborted();
       await saveTurn();
       return finish('timeout', `Stopped after ${maxIterations} iterations without a final answer: the model kept calling tools.`);
     } catch (thrown) {
