@@ -151,7 +151,8 @@ export function metricNamesInPromql(expr: string): Set<string> {
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\$\w+/g, ' ');
+    .replace(/\$\w+/g, ' ')
+    .replace(/\b\d+(?:\.\d+)?(?:e[+-]?\d+|ms|s|m|h|d|w|y)?\b/gi, ' ');
   const names = new Set<string>();
   for (const m of cleaned.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)) {
     const [, word, call] = m;
