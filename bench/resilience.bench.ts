@@ -83,8 +83,9 @@ function cockatielStack() {
   );
 }
 
+/** Heap growth over `calls` calls, after a warm-up long enough for the JIT to settle (code space counts in heapUsed). */
 async function heapGrowth(op: Op, calls: number): Promise<number> {
-  for (let i = 0; i < 10_000; i++) await op();
+  for (let i = 0; i < Math.min(calls, 100_000); i++) await op();
   const before = await heapAfterGc();
   for (let i = 0; i < calls; i++) await op();
   const after = await heapAfterGc();
