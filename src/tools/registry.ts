@@ -68,7 +68,13 @@ export function createToolRegistry(options: ToolRegistryOptions = {}): ToolRegis
         } else {
           span.recordError(Object.assign(new Error(result.error.message), { name: 'ToolError', code: result.error.code }));
         }
-        options.onCall?.({ tool: call.name, ok: result.ok, ...(result.ok ? {} : { code: result.error.code }), durationMs: performance.now() - started });
+        if (options.onCall) {
+          try {
+            options.onCall({ tool: call.name, ok: result.ok, ...(result.ok ? {} : { code: result.error.code }), durationMs: performance.now() - started });
+          } catch {
+            // A metrics listener's failure must not turn a tool result into a failed run.
+          }
+        }
         return result;
       });
     },
