@@ -182,7 +182,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     out('');
     out(`Done: ${runs.length} traces written to ${sqlitePath}. To inspect them, start the service on that store:`);
     out(`  AGENTEX_SQLITE_PATH=${sqlitePath} agentex serve`);
-    out('and in another terminal:');
+    out('and in another terminal, with the API token it prints:');
+    out('  export AGENTEX_TOKEN=<API token>');
     out('  agentex traces list --agent demo');
     out(`  agentex traces show ${runs[1]?.traceId ?? runs[0]?.traceId ?? '<trace id>'}   # an Exa failure answered by Tavily`);
     out(`  agentex traces show ${runs[runs.length - 2]?.traceId ?? '<trace id>'}   # the probe that closed the circuit`);
