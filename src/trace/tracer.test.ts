@@ -227,6 +227,25 @@ describe('recording, redaction and bounds', () => {
     expect(exp.traces[0]!.spans[1]).toMatchObject({ kind: 'custom', attributes: { 'agentex.invalid_kind': 'nonsense' } });
   });
 
+  it('keeps the last value of a repeated attribute key, also past the indexed size, and stringifies odd keys', async () => {
+    const exp = memoryExporter();
+    const t = make({ exporters: [exp], bounds: { maxAttributes: 30 } });
+    await t.withTrace('a', async () => {
+      const span = startSpan('custom', 's');
+      for (let round = 0; round < 2; round++) for (let i = 0; i < 40; i++) span.setAttribute(`k${i}`, i * 10 + round);
+      span.setAttribute(7 as never, 'seven');
+      span.end();
+    });
+    await t.forceFlush();
+    const attrs = exp.traces[0]!.spans[0]!.attributes;
+    expect(attrs.k0).toBe(1);
+    expect(attrs.k29).toBe(291);
+    expect(attrs.k30).toBeUndefined();
+    // 10 keys past the cap twice, plus the odd key: every refused key is counted.
+    expect(attrs['agentex.dropped_attributes']).toBe(21);
+    expect(Object.keys(attrs)).toHaveLength(31);
+  });
+
   it('renders hostile values in inputs, outputs and metadata without throwing', async () => {
     const exp = memoryExporter();
     const t = make({ exporters: [exp] });
