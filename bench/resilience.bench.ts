@@ -83,13 +83,21 @@ function cockatielStack() {
   );
 }
 
-/** Heap growth over `calls` calls, after a warm-up long enough for the JIT to settle (code space counts in heapUsed). */
-async function heapGrowth(op: Op, calls: number): Promise<number> {
+/**
+ * Heap growth over `calls` calls, after a warm-up long enough for the JIT to settle (code space counts in heapUsed).
+ * Median of `repeats` consecutive measurements: a single after-GC delta wobbles by ±0.2 MB on its own.
+ */
+async function heapGrowth(op: Op, calls: number, repeats: number): Promise<number> {
   for (let i = 0; i < Math.min(calls, 100_000); i++) await op();
-  const before = await heapAfterGc();
-  for (let i = 0; i < calls; i++) await op();
-  const after = await heapAfterGc();
-  return after - before;
+  const deltas: number[] = [];
+  let before = await heapAfterGc();
+  for (let r = 0; r < repeats; r++) {
+    for (let i = 0; i < calls; i++) await op();
+    const after = await heapAfterGc();
+    deltas.push(after - before);
+    before = after;
+  }
+  return median(deltas);
 }
 
 const suite: BenchSuite = {
@@ -100,10 +108,20 @@ const suite: BenchSuite = {
     const rounds = smoke ? 1 : 9;
     const heapCalls = smoke ? 10_000 : 1_000_000;
 
-    // 1. closed breaker, success
     const ab = agentexBreaker();
     const cb = cockatiel();
     const ob = opossum(ok);
+    const as = agentexStack();
+    const cs = cockatielStack();
+
+    // Heap growth after 1e6 calls, after GC — measured first, before the timing runs leave garbage and code behind.
+    const repeats = smoke ? 1 : 3;
+    const heapA = await heapGrowth(() => ab.execute(ok), heapCalls, repeats);
+    const heapAs = await heapGrowth(() => as.execute(ok), heapCalls, repeats);
+    const heapC = await heapGrowth(() => cb.execute(ok), heapCalls, repeats);
+    const heapO = await heapGrowth(() => ob.fire(), heapCalls, repeats);
+
+    // 1. closed breaker, success
     const success = await interleaved(
       [
         { name: 'bare', op: () => ok() },
@@ -116,8 +134,6 @@ const suite: BenchSuite = {
     );
 
     // 2. retry + breaker + timeout, success
-    const as = agentexStack();
-    const cs = cockatielStack();
     const stack = await interleaved(
       [
         { name: 'bare', op: () => ok() },
@@ -174,11 +190,6 @@ const suite: BenchSuite = {
       rounds,
     );
 
-    // 6. heap growth after 1e6 calls, after GC
-    const heapA = await heapGrowth(() => ab.execute(ok), heapCalls);
-    const heapAs = await heapGrowth(() => as.execute(ok), heapCalls);
-    const heapC = await heapGrowth(() => cb.execute(ok), heapCalls);
-    const heapO = await heapGrowth(() => ob.fire(), heapCalls);
     for (const b of [ob, of, oo]) b.shutdown();
 
     const over = (m: Map<string, number>, k: string) => m.get(k)! - m.get('bare')!;
@@ -240,7 +251,7 @@ const suite: BenchSuite = {
       ]);
     }
     rows.push([
-      `heap growth after ${heapCalls.toExponential(0)} calls (after GC)`,
+      `heap growth after ${heapCalls.toExponential(0)} calls (after GC, median of ${repeats})`,
       '—',
       `${formatBytes(heapA)} (stack: ${formatBytes(heapAs)})`,
       formatBytes(heapC),
