@@ -206,7 +206,9 @@ export class RecordingSpan implements Span {
     const v = typeof value === 'string' && value.length > 256 ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value;
     const attrs = this.attrs;
     if (attrs === null) {
-      this.attrs = [key, v];
+      // Grown from empty, the first push allocates room for 8 pairs at once (a `[key, v]` literal would be
+      // reallocated on the second attribute).
+      (this.attrs = []).push(key, v);
       return this;
     }
     const slot = this.attrSlot(attrs, key);
