@@ -208,7 +208,7 @@ export class RecordingSpan implements Span {
     if (attrs === null) {
       // Grown from empty, the first push allocates room for 8 pairs at once (a `[key, v]` literal would be
       // reallocated on the second attribute).
-      (this.attrs = []).push(key, v);
+      (this.attrs = [] as unknown[]).push(key, v);
       return this;
     }
     const slot = this.attrSlot(attrs, key);
