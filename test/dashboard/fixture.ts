@@ -3,7 +3,7 @@
  * provider emulators, and real agent runs (the loop, web_search with Exa → Tavily behind the service's own circuit
  * registry, the service's tracer) so every trace and circuit the browser sees was produced by the real code.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { anthropicProvider } from '../../src/agent/providers/anthropic.js';
@@ -59,9 +59,34 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
+const UI_DIST = path.resolve(import.meta.dirname, '../../src/server/ui/dist');
+
+/**
+ * Builds the UI into a private directory, then moves each file into `src/server/ui/dist` with an atomic rename, so
+ * test files building in parallel workers never see a half-written or deleted bundle (names are content hashes).
+ */
+async function buildUiForTests(): Promise<void> {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'agentex-ui-'));
+  try {
+    const built = await buildUi({ outDir: tmp, quiet: true });
+    if (built.overBudget) throw new Error(`dashboard bundle over budget: ${built.totalGzipBytes} bytes gzipped`);
+    for (const sub of ['assets', '.']) {
+      mkdirSync(path.join(UI_DIST, sub), { recursive: true });
+      for (const name of readdirSync(path.join(tmp, sub), { withFileTypes: true })) {
+        if (!name.isFile()) continue;
+        const target = path.join(UI_DIST, sub, name.name);
+        const staging = `${target}.${process.pid}.tmp`;
+        copyFileSync(path.join(tmp, sub, name.name), staging);
+        renameSync(staging, target);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 export async function startFixture(): Promise<Fixture> {
-  const built = await buildUi({ quiet: true });
-  if (built.overBudget) throw new Error(`dashboard bundle over budget: ${built.totalGzipBytes} bytes gzipped`);
+  await buildUiForTests();
   const dir = mkdtempSync(path.join(tmpdir(), 'agentex-dash-'));
   const svc = await startService({
     env: {
