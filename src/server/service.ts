@@ -9,11 +9,12 @@ import { serve, type ServerType } from '@hono/node-server';
 import { guardedProvider } from '../agent/guardedProvider.js';
 import { anthropicProvider } from '../agent/providers/anthropic.js';
 import { openaiProvider } from '../agent/providers/openai.js';
-import type { ChatMessage, ModelProvider } from '../agent/providers/types.js';
-import { runAgent, type ConversationMemory } from '../agent/runAgent.js';
+import type { ModelProvider } from '../agent/providers/types.js';
+import { runAgent } from '../agent/runAgent.js';
+import { conversationMemory, stateSearchCache } from '../agent/stateAdapters.js';
 import { CircuitRegistry } from '../resilience/index.js';
 import { createL2Store } from '../state/createL2Store.js';
-import { createStateManager, type ConversationMessage, type StateManager } from '../state/StateManager.js';
+import { createStateManager, type StateManager } from '../state/StateManager.js';
 import { createTraceStore } from '../store/createTraceStore.js';
 import { createTraceStoreExporter } from '../store/TraceStoreExporter.js';
 import type { TraceStore } from '../store/TraceStore.js';
@@ -23,7 +24,7 @@ import { createToolRegistry } from '../tools/registry.js';
 import { exaSearch } from '../tools/search/exa.js';
 import { tavilySearch } from '../tools/search/tavily.js';
 import type { SearchClient } from '../tools/search/types.js';
-import { webSearchTool, type SearchCache } from '../tools/webSearch.js';
+import { webSearchTool } from '../tools/webSearch.js';
 import type { TraceExporter } from '../trace/model.js';
 import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js';
 import { createApp, type CircuitView } from './app.js';
@@ -99,14 +100,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   // State: L1 in process, L2 on Redis when configured, else the same database as the traces.
   const l2 = await createL2Store({ url: config.redisUrl ?? config.databaseUrl ?? config.sqlitePath, logger });
   const state = createStateManager({ l2, logger });
-  const memory: ConversationMemory = {
-    load: async (userId) => (await state.conversations.load(userId)) as unknown as readonly ChatMessage[],
-    append: async (userId, messages) => void (await state.conversations.append(userId, ...(messages as unknown as ConversationMessage[]))),
-  };
-  const searchCache: SearchCache = {
-    get: (key) => state.get('search', key),
-    set: (key, value, ttlMs) => state.set('search', key, value, { ttlMs }),
-  };
+  const memory = conversationMemory(state.conversations);
+  const searchCache = stateSearchCache(state);
   const circuits = new CircuitRegistry();
   const lastChange = new Map<string, number>();
   circuits.onStateChange((e) => {
