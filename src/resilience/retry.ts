@@ -63,6 +63,8 @@ class Sleep implements AbortListener {
       if (scope !== NEVER) scope.unlisten(this);
       this.resolve();
     }, ms);
+    // A backoff sleep must not keep the process alive on its own (e.g. an export retry at exit).
+    this.timer.unref();
     if (scope !== NEVER) scope.listen(this);
   }
 

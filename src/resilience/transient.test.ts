@@ -16,6 +16,11 @@ describe('isTransientError', () => {
   it('unwraps fetch failed to its network cause', () => {
     expect(isTransientError(new TypeError('fetch failed', { cause: netError('ECONNRESET') }))).toBe(true);
     expect(isTransientError(new TypeError('fetch failed', { cause: new Error('bad') }))).toBe(false);
+    // undici reports a body cut mid-stream as TypeError('terminated') with the socket error as cause.
+    const midBody = new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+    expect(isTransientError(midBody)).toBe(true);
+    expect(isCallerError(midBody)).toBe(false);
+    expect(isTransientError(new TypeError('terminated'))).toBe(false);
   });
 
   it('retries timeouts and transient HTTP statuses', () => {

@@ -57,11 +57,17 @@ export function isTransientError(err: unknown): boolean {
     if (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code)) return true;
     if (name === 'TimeoutError') return true;
     if (name === 'AbortError') return false;
-    // Only fetch's own wrapper is worth unwrapping; other TypeErrors are programming mistakes.
-    if (current instanceof TypeError && current.message !== 'fetch failed') return false;
+    // Only fetch's own wrappers are worth unwrapping ('fetch failed' before the response, 'terminated' when the
+    // socket dies mid-body); other TypeErrors are programming mistakes.
+    if (current instanceof TypeError && !isFetchWrapper(current)) return false;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** undici's network wrappers: `TypeError('fetch failed')` and, for a body cut mid-stream, `TypeError('terminated')`. */
+function isFetchWrapper(err: TypeError): boolean {
+  return err.message === 'fetch failed' || err.message === 'terminated';
 }
 
 /**
@@ -76,7 +82,7 @@ export function isCallerError(err: unknown): boolean {
     if (err instanceof HttpStatusError) return !transientStatus(err.status) && err.status >= 400 && err.status < 500;
     return err.fault === 'caller';
   }
-  if (err instanceof TypeError) return !(err.message === 'fetch failed' && isTransientError(err));
+  if (err instanceof TypeError) return !(isFetchWrapper(err) && isTransientError(err));
   if (err instanceof RangeError || err instanceof SyntaxError) return true;
   if ((err as { name?: unknown }).name === 'AbortError') return true;
   const status = statusOf(err);
