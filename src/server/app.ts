@@ -14,7 +14,7 @@ import { rateLimiter } from 'hono-rate-limiter';
 import { isValidationError } from '../common/errors.js';
 import type { TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
-import { bearerToken, requireRole, roleOf, type Tokens } from './auth.js';
+import { presentedToken, requireRole, roleOf, type Tokens } from './auth.js';
 import type { Config } from './config.js';
 import { createDashboard } from './dashboard.js';
 import type { Logger } from './logger.js';
@@ -99,7 +99,7 @@ const WIRE_FIELD: Record<string, string> = { userId: 'user_id', bucketMs: 'bucke
  * fresh bucket.
  */
 function clientKey(c: Context, tokens: Pick<Tokens, 'api' | 'admin'>): string {
-  const role = roleOf(bearerToken(c.req.header('authorization')), tokens);
+  const role = roleOf(presentedToken(c).token, tokens);
   if (role) return `t:${role}`;
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return `a:${incoming?.socket?.remoteAddress ?? 'unknown'}`;
