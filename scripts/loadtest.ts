@@ -27,6 +27,11 @@ export const MAX_MEMORY_GROWTH = 0.2;
 /** Bound on waiting for the service to start, and for the trace queue to drain after the load. */
 const START_TIMEOUT_MS = 30_000;
 const DRAIN_TIMEOUT_MS = 15_000;
+/**
+ * Preloaded into the service (harness only): a full GC on SIGUSR2, so memory is compared after collection — what
+ * is retained, not how much garbage the last GC cycle happened to leave.
+ */
+const GC_ON_SIGNAL = "data:text/javascript,process.on('SIGUSR2',()=>globalThis.gc&&globalThis.gc())";
 
 interface Options {
   durationS: number;
@@ -78,7 +83,7 @@ function parseOptions(argv: string[]): Options {
 /** Starts `agentex serve` in its own process and resolves with its URL once it is listening. */
 function startServer(sqlitePath: string, tokens: { api: string; admin: string }, sampleRate: number): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--sqlite-path', sqlitePath, '--sample-rate', String(sampleRate)], {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', GC_ON_SIGNAL, '--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--sqlite-path', sqlitePath, '--sample-rate', String(sampleRate)], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -116,6 +121,13 @@ interface Scrape {
   runs: number;
   rssBytes: number;
   heapUsedBytes: number;
+}
+
+/** Collects the service's garbage, then scrapes (memory numbers are then live data only). */
+async function scrapeAfterGc(child: ChildProcess, url: string): Promise<Scrape> {
+  child.kill('SIGUSR2');
+  await new Promise((r) => setTimeout(r, 500));
+  return scrape(url);
 }
 
 async function scrape(url: string): Promise<Scrape> {
@@ -271,7 +283,7 @@ export async function runLoadtest(argv: string[]): Promise<number> {
       method: 'GET',
       path: '/api/traces?limit=20',
     });
-    const before = await scrape(url);
+    const before = await scrapeAfterGc(child, url);
 
     let sentTraces = 0;
     const common = { durationS: o.durationS, connections: o.connections, token: tokens.api };
@@ -294,7 +306,8 @@ export async function runLoadtest(argv: string[]): Promise<number> {
       }),
       drive('GET /api/circuits', url, { ...common, rate: o.readRate }, { method: 'GET', path: '/api/circuits' }),
     ]);
-    const after = await waitDrained();
+    await waitDrained();
+    const after = await scrapeAfterGc(child, url);
     child.kill('SIGTERM');
     await exited;
     const rows = (() => {
@@ -353,6 +366,8 @@ export async function runLoadtest(argv: string[]): Promise<number> {
       'autocannon stopped (at most one per connection): the service took them, autocannon did not count their answers.',
       '',
       '## Memory of the service',
+      '',
+      'Measured after a full GC of the service (so retained memory, not garbage awaiting collection).',
       '',
       '| | Start (after warm-up) | End (queue drained) | Growth |',
       '| --- | ---: | ---: | ---: |',
