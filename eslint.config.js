@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'data/**', 'src/server/ui/dist/**'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'data/**', 'src/server/ui/dist/**', '.bench-tmp/**', 'bench/.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -100,14 +100,14 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
   });
 
   it('lists traces newest first with filters and cursor pagination', async () => {
-    const page1 = (await (await call('/api/traces?user_id=alice&limit=1')).json()) as any;
+    const page1 = (await (await call('/api/traces?user_id=alice&limit=1')).json());
     expect(page1.traces).toHaveLength(1);
     expect(page1.traces[0].status).toBe('error');
-    const page2 = (await (await call(`/api/traces?user_id=alice&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`)).json()) as any;
+    const page2 = (await (await call(`/api/traces?user_id=alice&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`)).json());
     expect(page2.traces[0].traceId).toBe(stored[0]!.traceId);
-    const errors = (await (await call('/api/traces?status=error')).json()) as any;
+    const errors = (await (await call('/api/traces?status=error')).json());
     expect(errors.traces.map((t: TraceRecord) => t.traceId)).toEqual([stored[1]!.traceId]);
-    const numeric = (await (await call('/api/traces?user_id=42')).json()) as any;
+    const numeric = (await (await call('/api/traces?user_id=42')).json());
     expect(numeric.traces[0].userId).toBe(42);
   });
 
@@ -120,7 +120,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     ] as const) {
       const res = await call(`/api/traces?${query}`);
       expect(res.status, query).toBe(400);
-      expect(((await res.json()) as any).field, query).toBe(field);
+      expect(((await res.json())).field, query).toBe(field);
     }
     const badId = await call('/api/traces/not-a-trace-id');
     expect(badId.status).toBe(400);
@@ -128,14 +128,14 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
 
   it('gets one trace with its spans, 404 for an unknown id', async () => {
     const res = await call(`/api/traces/${stored[2]!.traceId}`);
-    const trace = (await res.json()) as any;
+    const trace = (await res.json());
     expect(trace.spans).toHaveLength(stored[2]!.spans.length);
     expect((await call(`/api/traces/${'f'.repeat(32)}`)).status).toBe(404);
   });
 
   it('serves stats and a time series over a range', async () => {
     const res = await call('/api/stats?since=2026-01-01T00:00:00Z&until=2026-01-01T03:00:00Z&bucket_ms=3600000');
-    const body = (await res.json()) as any;
+    const body = (await res.json());
     expect(body.stats.total).toBe(3);
     expect(body.stats.byStatus.error).toBe(1);
     expect(body.series).toHaveLength(3);
@@ -147,7 +147,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     const reset = await call('/api/circuits/exa/reset', { method: 'POST', token: ADMIN });
     expect(await reset.json()).toEqual({ reset: 'exa' });
     expect(circuits[0]!.state).toBe('closed');
-    const list = (await (await call('/api/circuits')).json()) as any;
+    const list = (await (await call('/api/circuits')).json());
     expect(list.circuits.map((c: CircuitView) => c.state)).toEqual(['closed', 'closed']);
     expect((await call('/api/users/alice/traces', { method: 'DELETE' })).status).toBe(401);
     const del = await call('/api/users/alice/traces', { method: 'DELETE', token: ADMIN });
@@ -157,10 +157,10 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
   it('answers 503 naming the environment variables when no model provider is configured', async () => {
     const res = await call('/api/agent/run', { method: 'POST', body: JSON.stringify({ message: 'hi' }), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(503);
-    expect(((await res.json()) as any).message).toMatch(/ANTHROPIC_API_KEY.*OPENAI_API_KEY/);
+    expect(((await res.json())).message).toMatch(/ANTHROPIC_API_KEY.*OPENAI_API_KEY/);
     const bad = await call('/api/agent/run', { method: 'POST', body: JSON.stringify({ message: '' }), headers: { 'content-type': 'application/json' } });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as any).field).toBe('message');
+    expect(((await bad.json())).field).toBe('message');
   });
 
   it('ingests OTLP JSON with partial success, refuses other media types and oversize bodies', async () => {
@@ -188,13 +188,13 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
   });
 
   it('publishes an OpenAPI document with every route, and 404s unknown routes as JSON', async () => {
-    const doc = (await (await call('/openapi.json', { token: null })).json()) as any;
+    const doc = (await (await call('/openapi.json', { token: null })).json());
     for (const p of ['/health', '/ready', '/api/traces', '/api/traces/{id}', '/api/circuits', '/api/circuits/{name}/reset', '/api/agent/run', '/api/users/{userId}/traces']) {
       expect(doc.paths[p], p).toBeDefined();
     }
     const res = await call('/nope', { token: null });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as any).error).toBe('not_found');
+    expect(((await res.json())).error).toBe('not_found');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
