@@ -64,6 +64,13 @@ describe('agent runs through the service', () => {
     const tool = trace?.spans.find((s) => s.kind === 'tool');
     expect(tool?.kind === 'tool' && [tool.toolName, tool.circuit]).toEqual(['web_search', 'exa']);
     expect(trace?.userId).toBe('cli-user');
+    expect((await svc.state.conversations.load('cli-user')).length).toBeGreaterThan(0);
+
+    // GDPR erasure removes the user's traces and the conversation the agent keeps for them.
+    const erased = await fetch(`${svc.url}/api/users/cli-user/traces`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(await erased.json()).toEqual({ deleted: 1 });
+    expect(await svc.store.get(out.trace_id)).toBeNull();
+    expect(await svc.state.conversations.load('cli-user')).toEqual([]);
   }, 60_000);
 });
 

@@ -26,7 +26,9 @@ function client(cmd: Command, admin = false, timeoutMs?: number): Client {
 async function directStore(cmd: Command): Promise<TraceStore> {
   const opts = cmd.optsWithGlobals<{ databaseUrl?: string; sqlitePath?: string }>();
   const { createTraceStore } = await import('../store/createTraceStore.js');
-  return createTraceStore({ databaseUrl: opts.databaseUrl ?? process.env.AGENTEX_DATABASE_URL ?? opts.sqlitePath ?? process.env.AGENTEX_SQLITE_PATH, purgeIntervalMs: 0 });
+  // Flags win over the environment: `--sqlite-path` must never be overridden by an AGENTEX_DATABASE_URL in the shell.
+  const target = opts.databaseUrl ?? opts.sqlitePath ?? process.env.AGENTEX_DATABASE_URL ?? process.env.AGENTEX_SQLITE_PATH;
+  return createTraceStore({ databaseUrl: target, purgeIntervalMs: 0 });
 }
 
 function print(value: unknown): void {

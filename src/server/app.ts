@@ -82,6 +82,8 @@ export interface ServiceDeps {
   /** Absent when no model provider is configured: the run route answers 503 saying what to set. */
   runAgent?: ((request: AgentRunRequest, signal: AbortSignal) => Promise<AgentRunResponse>) | undefined;
   metrics: HttpMetrics;
+  /** Erases what the state tier keeps about a user (conversations); called with every user deletion. */
+  eraseUserState?: ((userId: string) => Promise<void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
 }
@@ -311,14 +313,16 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
     createRoute({
       method: 'delete',
       path: '/api/users/{userId}/traces',
-      summary: "Delete every trace of a user (GDPR right to erasure)",
+      summary: "Delete every trace and the stored conversation of a user (GDPR right to erasure)",
       security: bearer,
       middleware: [admin] as const,
       request: { params: z.object({ userId: z.string().min(1).max(200) }) },
       responses: { 200: { description: 'deleted', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } }, ...bad400, ...auth401, ...limited429 },
     }),
     async (c) => {
-      const deleted = await deps.store.deleteByUser(c.req.valid('param').userId);
+      const { userId } = c.req.valid('param');
+      const deleted = await deps.store.deleteByUser(userId);
+      await deps.eraseUserState?.(userId);
       logger.info({ requestId: c.get('requestId'), deleted }, 'user traces deleted');
       return c.json({ deleted }, 200);
     },

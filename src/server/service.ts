@@ -174,6 +174,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
           runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, provider, tools, signal, tracer, memory })
       : undefined,
     metrics,
+    // Conversations are keyed by the user id's text form, so this also covers numeric ids.
+    eraseUserState: (userId) => state.conversations.clear(userId),
     isReady: () => ready,
   });
 

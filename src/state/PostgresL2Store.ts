@@ -146,7 +146,8 @@ class PostgresL2Store implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.detach();
+    // An owned pool keeps its error listener so a connection terminated while it ends is logged, not thrown.
     if (this.owned) await this.pool.end();
+    else this.detach();
   }
 }

@@ -388,7 +388,9 @@ class PostgresTraceStore implements TraceStore {
     if (this.closed) return;
     this.closed = true;
     this.stopPurge();
-    this.detach();
+    // An owned pool keeps its error listener: a connection terminated while the pool ends (a database dropped or
+    // restarted at that moment) must be logged, never thrown as an uncaught error.
     if (this.owned) await this.pool.end();
+    else this.detach();
   }
 }
