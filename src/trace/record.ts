@@ -130,7 +130,8 @@ function spanRecord(s: SpanSource, ctx: RecordContext, text: (s: string, max: nu
   if (s.error) rec.error = { type: text(s.error.type, 100), message: text(s.error.message, bounds.maxErrorChars), code: s.error.code };
   if (s.input !== undefined) rec.input = redactor.redactTree(s.input, bounds.maxInputChars, truncateText);
   if (s.output !== undefined) {
-    rec.output = redactor.redactTree(s.output, s.kind === 'tool' ? bounds.maxToolOutputChars : bounds.maxOutputChars, truncateText);
+    const max = s.kind === 'tool' ? bounds.maxToolOutputChars : bounds.maxOutputChars;
+    rec.output = capWhole(redactor.redactTree(s.output, max, truncateText), max);
   }
   if (rec.kind === 'llm') {
     if (s.model !== null) rec.model = text(s.model, MAX_NAME_CHARS);
@@ -262,4 +263,14 @@ export function enforceByteCap(record: TraceRecord, maxBytes: number): void {
   if (total > maxBytes && record.finalOutput !== null) {
     record.finalOutput = truncateText(record.finalOutput, 100);
   }
+}
+
+/**
+ * The output cap bounds the whole output, not each of its strings: a structured output (an object or array) whose JSON
+ * is longer than `max` is kept as its JSON text, cut with the usual marker. Runs after redaction.
+ */
+function capWhole(value: SafeJson, max: number): SafeJson {
+  if (value === null || typeof value !== 'object') return value;
+  const json = JSON.stringify(value);
+  return json.length > max ? truncateText(json, max) : value;
 }

@@ -66,6 +66,14 @@ describe('redaction corpus: every listed format is removed, by value shape, anyw
     });
   }
 
+  it('redacts URL-encoded password and key markers in logged URLs', () => {
+    const pw = rand(12);
+    const out = redact(`https://example.com/my-password%3D${pw}-manual/1?api_key%3d${rand(24)}`) as string;
+    expect(out).not.toContain(pw);
+    expect(out).toContain('password%3D[REDACTED:password]');
+    expect(redact('https://example.com/wiki/Key%3Avalue_pairs')).toBe('https://example.com/wiki/Key%3Avalue_pairs');
+  });
+
   it('redacts inside nested objects, arrays and error-like values', () => {
     const key = `sk-${rand(40)}`;
     const out = JSON.stringify(redact({ a: [{ b: `x ${key}` }], err: new Error(`failed with ${key}`) }));

@@ -97,7 +97,8 @@ function ci(word: string): string {
 
 const PASSWORD_WORDS = `(?:${['password', 'passwd', 'pwd', 'passphrase'].map(ci).join('|')})`;
 const SECRET_WORDS = `(?:${['key', 'token', 'secret', 'signature', 'sig', 'credential', 'auth'].map(ci).join('|')})`;
-const MARKER_TAIL = `["']?\\s*[:=]\\s*["']?`;
+/** `:` or `=`, also URL-encoded (`%3A`, `%3D`) as in query strings and paths of logged URLs. */
+const MARKER_TAIL = `["']?\\s*(?:[:=]|%3[aAdD])\\s*["']?`;
 
 /** The built-in shapes, most specific first (a PEM block or a JWT before the generic marker rule). */
 const BUILTIN_RULES: readonly Rule[] = [
@@ -154,7 +155,7 @@ const TRIGGER = new RegExp(
 const MARKER_TRIGGER = new RegExp(`(?:${PASSWORD_WORDS}|${SECRET_WORDS})[A-Za-z_-]{0,30}${MARKER_TAIL}`);
 
 function mayHoldSecret(text: string): boolean {
-  return TRIGGER.test(text) || ((text.includes(':') || text.includes('=')) && MARKER_TRIGGER.test(text));
+  return TRIGGER.test(text) || ((text.includes(':') || text.includes('=') || text.includes('%3')) && MARKER_TRIGGER.test(text));
 }
 const PII_TRIGGER = /@|\d{3}/;
 
