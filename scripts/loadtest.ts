@@ -278,11 +278,21 @@ export async function runLoadtest(argv: string[]): Promise<number> {
       }
     };
     await waitDrained();
-    // Warm up (JIT, SQLite page cache) before the memory baseline.
-    await drive('warmup', url, { durationS: 2, rate: o.ingestRate, connections: o.connections, token: tokens.api }, {
-      method: 'GET',
-      path: '/api/traces?limit=20',
-    });
+    // Warm up every route of the mix (JIT, SQLite page cache, pools, V8 heap sizing) before the memory baseline,
+    // then let the warm-up's traces drain so they are not counted in the run.
+    const warmupS = o.smoke ? 1 : Math.min(10, Math.max(2, Math.round(o.durationS / 3)));
+    const warm = { durationS: warmupS, connections: o.connections, token: tokens.api };
+    await Promise.all([
+      drive('warmup ingest', url, { ...warm, rate: o.ingestRate }, {
+        method: 'POST',
+        path: '/v1/traces',
+        headers: auth,
+        setupRequest: (req) => ({ ...req, body: otlpBody(o.tracesPerRequest, o.errorShare) }),
+      }),
+      drive('warmup list', url, { ...warm, rate: o.readRate }, { method: 'GET', path: '/api/traces?limit=20' }),
+      drive('warmup circuits', url, { ...warm, rate: o.readRate }, { method: 'GET', path: '/api/circuits' }),
+    ]);
+    await waitDrained();
     const before = await scrapeAfterGc(child, url);
 
     let sentTraces = 0;
