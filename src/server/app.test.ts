@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import type { TraceStore } from '../store/TraceStore.js';
 import { makeTrace } from '../store/testing/fixtures.js';
 import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
+import { listen, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
 
 const API = 'a'.repeat(20) + '-api';
@@ -19,7 +19,7 @@ const ADMIN = 'b'.repeat(20) + '-admin';
 describe('HTTP API through a real server on 127.0.0.1', () => {
   let dir: string;
   let store: TraceStore;
-  let server: ServerType;
+  let server: Server;
   let base: string;
   const circuits: CircuitView[] = [
     { name: 'exa', state: 'open' },
@@ -73,10 +73,8 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
       metrics,
       isReady: () => true,
     });
-    await new Promise<void>((resolve) => {
-      server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve());
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listen(app, { hostname: '127.0.0.1', port: 0 });
+    base = serverUrl(server);
   });
 
   afterAll(async () => {
@@ -189,7 +187,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
 
   it('publishes an OpenAPI document with every route, and 404s unknown routes as JSON', async () => {
     const doc = (await (await call('/openapi.json', { token: null })).json());
-    for (const p of ['/health', '/ready', '/api/traces', '/api/traces/{id}', '/api/circuits', '/api/circuits/{name}/reset', '/api/agent/run', '/api/users/{userId}/traces']) {
+    for (const p of ['/health', '/ready', '/metrics', '/v1/traces', '/api/traces', '/api/traces/{id}', '/api/stats', '/api/traces/purge', '/api/circuits', '/api/circuits/reset', '/api/circuits/{name}/reset', '/api/agent/run', '/api/users/{userId}/traces']) {
       expect(doc.paths[p], p).toBeDefined();
     }
     const res = await call('/nope', { token: null });

@@ -96,10 +96,25 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * header or as the dashboard cookie. A cookie-authenticated request with an unsafe method also needs
  * {@link CSRF_HEADER}, else 403 `{ error: 'csrf' }`.
  */
+const AUTH_KEY = 'agentexAuth';
+
+/**
+ * The role the request's token grants (and how it was presented), computed once per request: the rate limiter and
+ * the role check both need it, and each computation hashes the token twice.
+ */
+export function requestAuth(c: Context, tokens: Pick<Tokens, 'api' | 'admin'>): { role: Role | null; via: 'bearer' | 'cookie' | null } {
+  const cached = c.get(AUTH_KEY as never) as { role: Role | null; via: 'bearer' | 'cookie' | null } | undefined;
+  if (cached) return cached;
+  const presented = presentedToken(c);
+  const auth = { role: roleOf(presented.token, tokens), via: presented.via };
+  c.set(AUTH_KEY as never, auth as never);
+  return auth;
+}
+
 export function requireRole(role: Role, tokens: Pick<Tokens, 'api' | 'admin'>): MiddlewareHandler {
   return async (c, next) => {
-    const presented = presentedToken(c);
-    const granted = roleOf(presented.token, tokens);
+    const { role: granted, via } = requestAuth(c, tokens);
+    const presented = { via };
     if (granted === null || (role === 'admin' && granted !== 'admin')) {
       c.header('WWW-Authenticate', 'Bearer realm="agentex"');
       return c.json({ error: 'unauthorized', message: 'A valid bearer token is required' }, 401);

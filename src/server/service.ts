@@ -4,8 +4,6 @@
  * accepting, finish in-flight requests within a bound, flush the trace queue, close the stores, exit 0).
  * This is the only place that reads configuration and picks backends.
  */
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { guardedProvider } from '../agent/guardedProvider.js';
 import { anthropicProvider } from '../agent/providers/anthropic.js';
 import { openaiProvider } from '../agent/providers/openai.js';
@@ -31,6 +29,7 @@ import { createApp, type CircuitView } from './app.js';
 import { resolveTokens, type Tokens } from './auth.js';
 import { ConfigError, loadConfig, type Config, type LoadConfigInput } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { listen, serverUrl } from './listen.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 
 /** Default model per provider when `AGENTEX_MODEL` is not set. */
@@ -179,17 +178,11 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     isReady: () => ready,
   });
 
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = await listen(app, { hostname: config.host, port: config.port });
   // Node's own request bounds: a slow client cannot hold a socket forever.
-  const httpServer = server as unknown as { requestTimeout: number; headersTimeout: number };
-  httpServer.requestTimeout = config.requestTimeoutMs + 5_000;
-  httpServer.headersTimeout = 30_000;
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  server.requestTimeout = config.requestTimeoutMs + 5_000;
+  server.headersTimeout = 30_000;
+  const url = serverUrl(server);
 
   // Store health for /metrics: pinged in the background, unref'd.
   const healthTimer = setInterval(() => {
@@ -215,9 +208,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       clearInterval(healthTimer);
       logger.info({}, 'shutting down');
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const s = server as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
-      s.closeIdleConnections?.();
-      const deadline = setTimeout(() => s.closeAllConnections?.(), config.shutdownTimeoutMs);
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       deadline.unref();
       await stopped;
       clearTimeout(deadline);
