@@ -82,10 +82,19 @@ export function presentedToken(c: Context): { token: string | null; via: 'bearer
 }
 
 /** Which role a presented token grants, or null. Both comparisons always run (no early exit on a match). */
+/** Digests of the configured tokens, computed once per tokens object (they never change while it lives). */
+const tokenDigests = new WeakMap<object, { api: Buffer; admin: Buffer }>();
+
 export function roleOf(presented: string | null, tokens: Pick<Tokens, 'api' | 'admin'>): Role | null {
   if (presented === null) return null;
-  const isAdmin = safeEqual(presented, tokens.admin);
-  const isApi = safeEqual(presented, tokens.api);
+  let known = tokenDigests.get(tokens);
+  if (!known) {
+    known = { api: digest(tokens.api), admin: digest(tokens.admin) };
+    tokenDigests.set(tokens, known);
+  }
+  const given = digest(presented);
+  const isAdmin = timingSafeEqual(given, known.admin);
+  const isApi = timingSafeEqual(given, known.api);
   return isAdmin ? 'admin' : isApi ? 'read' : null;
 }
 
