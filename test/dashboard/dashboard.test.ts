@@ -79,7 +79,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const page = await newPage();
     problems.allow.push((p) => p === 'http 401: POST /api/session' || p.startsWith('console: Failed to load resource: the server responded with a status of 401'));
     await page.goto(`${fx.svc.url}/traces`);
-    await expect(page.getByRole('heading', { name: 'Sign in to AgentEx' }).isVisible()).resolves.toBe(true);
+    // isVisible() does not wait: the form appears after the page asks /api/session, so wait for it.
+    await page.getByRole('heading', { name: 'Sign in to AgentEx' }).waitFor();
     await page.getByLabel('Token').fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That token is not valid for this service.').waitFor();

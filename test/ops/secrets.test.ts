@@ -40,7 +40,7 @@ describe('secretlint', () => {
     writeFileSync(
       file,
       [
-        `AWS_SECRET_ACCESS_KEY=${randomBytes(30).toString('base64').slice(0, 40)}`,
+        `AWS_SECRET_ACCESS_KEY=${awsSecretShape()}`,
         `const gh = '${['ghp', randomBytes(18).toString('hex')].join('_')}';`,
         `const anthropic = '${['sk', 'ant', 'api03', randomBytes(70).toString('base64url').slice(0, 93)].join('-')}AA';`,
         `const db = 'postgres://agentex:${'hunter'}2real@db.internal:5432/agentex';`,
@@ -61,3 +61,13 @@ describe('secretlint', () => {
     );
   }, 60_000);
 });
+
+/**
+ * 40 characters shaped like an AWS secret access key: letters of both cases and digits, each present (a random
+ * base64 slice sometimes missed the rule's shape and made this test flaky).
+ */
+function awsSecretShape(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const body = [...randomBytes(37)].map((b) => alphabet[b % alphabet.length]).join('');
+  return `Q${body}z7`;
+}
