@@ -4,7 +4,7 @@
  * get of a 50-span trace at 1M; purge of 1M expired traces with the longest event-loop block. Postgres: ingest
  * and list, reported. The 1M-row database is generated with fast raw inserts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -161,7 +161,28 @@ async function scale(dir: string, smoke: boolean) {
   }
   out.push([`get 50-span trace @ ${large.toLocaleString('en')}`, formatNs(median(getSamples)), '']);
 
-  // Purge all generated (expired) traces, probing the event loop meanwhile.
+  await smallStore.close();
+
+  // The checkpoint comparison on one mid-size file, copied: SQLite's auto-checkpoint in the writer (the old default)
+  // against the background checkpointer.
+  const mid = smoke ? 5_000 : 200_000;
+  const midFile = path.join(dir, 'mid.db');
+  await createSqliteTraceStore({ path: midFile, purgeIntervalMs: 0 }).close();
+  generate(midFile, mid, users);
+  for (const mode of ['writer', 'background'] as const) {
+    const file = path.join(dir, `mid-${mode}.db`);
+    copyFileSync(midFile, file);
+    const store = createSqliteTraceStore({ path: file, purgeIntervalMs: 0, walCheckpoint: mode });
+    out.push(await purgeRow(store, file, `purge ${mid.toLocaleString('en')} expired traces, \`walCheckpoint: '${mode}'\``));
+    await store.close();
+  }
+  out.push(await purgeRow(largeStore, largeFile, `purge ${large.toLocaleString('en')} expired traces (+1 span each), background checkpoints`));
+  await largeStore.close();
+  return out;
+}
+
+/** Purges every generated (expired) trace, probing the event loop and sampling the WAL size meanwhile. */
+async function purgeRow(store: TraceStore, file: string, label: string): Promise<string[]> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   let probeMax = 0;
   let last = performance.now();
@@ -172,20 +193,28 @@ async function scale(dir: string, smoke: boolean) {
     last = now;
     if (probing) setImmediate(probe);
   };
+  let walMax = 0;
+  const sampleWal = () => {
+    try {
+      walMax = Math.max(walMax, statSync(`${file}-wal`).size);
+    } catch {
+      // no WAL yet
+    }
+  };
   histogram.enable();
   setImmediate(probe);
   const started = performance.now();
-  const deleted = await largeStore.purgeExpired();
+  const deleted = await store.purgeExpired({ onProgress: sampleWal });
   const total = performance.now() - started;
   probing = false;
   histogram.disable();
-  out.push([
-    `purge ${deleted.toLocaleString('en')} expired traces (+1 span each)`,
-    `${(total / 1000).toFixed(1)} s total`,
-    `longest block ${probeMax.toFixed(1)} ms (probe), ${(histogram.max / 1e6).toFixed(1)} ms (monitorEventLoopDelay); goal ≤ 50 ms`,
-  ]);
-  await Promise.all([smallStore.close(), largeStore.close()]);
-  return out;
+  const c = store.counters();
+  return [
+    label,
+    `${(total / 1000).toFixed(1)} s total (${rate(deleted, total * 1e6)})`,
+    `longest block ${probeMax.toFixed(1)} ms (probe), ${(histogram.max / 1e6).toFixed(1)} ms (monitorEventLoopDelay); goal ≤ 50 ms; ` +
+      `WAL peak ${(walMax / 1048576).toFixed(0)} MiB${c.walCheckpoints === undefined ? '' : `, ${c.walCheckpoints} checkpoints off-thread`}`,
+  ];
 }
 
 async function postgres(smoke: boolean): Promise<string> {

@@ -88,6 +88,12 @@ export interface TraceStoreCounters {
   purged: number;
   purgeRuns: number;
   purgeErrors: number;
+  /** SQLite with the background checkpointer: WAL checkpoints completed off the event loop. */
+  walCheckpoints?: number;
+  /** SQLite with the background checkpointer: failed checkpoints (logged). */
+  walCheckpointErrors?: number;
+  /** SQLite with the background checkpointer: WAL frames (pages) at the last checkpoint. */
+  walFrames?: number;
 }
 
 /** Where traces live. Every method rejects with `StoreClosedError` after `close()`. */
