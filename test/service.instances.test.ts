@@ -72,6 +72,31 @@ describe('agent runs through the service', () => {
     expect(await svc.store.get(out.trace_id)).toBeNull();
     expect(await svc.state.conversations.load('cli-user')).toEqual([]);
   }, 60_000);
+
+  it('stops the run when the HTTP client goes away, and records it as an error', async () => {
+    const { faults } = await import('../src/emulators/index.js');
+    emu.anthropic.enqueue(faults.hang());
+    const ended = new Promise<{ status: string }>((resolve) => {
+      const dispose = svc.tracer.onTraceEnd((e) => {
+        if (e.agent === 'cancel-me') {
+          dispose();
+          resolve(e);
+        }
+      });
+    });
+    const client = new AbortController();
+    const arrived = emu.anthropic.nextRequest();
+    const pending = fetch(`${svc.url}/api/agent/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'this will hang', agent: 'cancel-me' }),
+      signal: client.signal,
+    }).catch((err: unknown) => err);
+    await arrived;
+    client.abort();
+    await pending;
+    expect((await ended).status).toBe('error');
+  }, 60_000);
 });
 
 const PG_URL = process.env.AGENTEX_TEST_DATABASE_URL;

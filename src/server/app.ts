@@ -4,6 +4,7 @@
  * so tests build the app on a temp SQLite store and drive it through a real server on 127.0.0.1.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -427,13 +428,19 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
       const body = c.req.valid('json');
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new Error('request timeout')), deps.config.requestTimeoutMs);
-      const raw = (c.env as { incoming?: { on(e: string, l: () => void): void } } | undefined)?.incoming;
-      raw?.on('close', () => controller.abort(new Error('client went away')));
+      // The client going away shows as the response closing before it was written (the request's own 'close'
+      // fires as soon as its body has been read, so it cannot tell).
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      const onClose = () => {
+        if (!outgoing?.writableFinished) controller.abort(new Error('client went away'));
+      };
+      outgoing?.once('close', onClose);
       try {
         const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system }, controller.signal);
         return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
       } finally {
         clearTimeout(timer);
+        outgoing?.off('close', onClose);
       }
     },
   );
