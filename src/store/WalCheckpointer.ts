@@ -77,7 +77,12 @@ parentPort.on('message', (m) => {
  * the worker dies unexpectedly, so the caller can restore SQLite's auto-checkpoint. Returns null when no worker
  * thread can be started (the caller keeps SQLite's auto-checkpoint).
  */
-export function startWalCheckpointer(file: string, logger: StoreLogger, onStopped: () => void): WalCheckpointer | null {
+export function startWalCheckpointer(
+  file: string,
+  logger: StoreLogger,
+  onStopped: () => void,
+  { settleFrames = WAL_SETTLE_FRAMES }: { settleFrames?: number } = {},
+): WalCheckpointer | null {
   let worker: Worker;
   try {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -147,7 +152,7 @@ export function startWalCheckpointer(file: string, logger: StoreLogger, onStoppe
       else post();
     },
     get behind() {
-      return !stopped && !settled && counts.walFrames > WAL_SETTLE_FRAMES;
+      return !stopped && !settled && counts.walFrames > settleFrames;
     },
     settle() {
       if (stopped || closing !== null) return Promise.resolve();
