@@ -73,6 +73,13 @@ describe('agent runs through the service', () => {
     expect(await svc.state.conversations.load('cli-user')).toEqual([]);
   }, 60_000);
 
+  it('refuses to start on a port that is taken, naming it, and releases what it opened', async () => {
+    const port = new URL(svc.url).port;
+    await expect(
+      startService({ env: { AGENTEX_API_TOKEN: API, AGENTEX_ADMIN_TOKEN: ADMIN }, flags: { '--port': port, '--sqlite-path': path.join(dir, 'second.db') }, logger: silent }),
+    ).rejects.toThrow(`Cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+  });
+
   it('stops the run when the HTTP client goes away, and records it as an error', async () => {
     const { faults } = await import('../src/emulators/index.js');
     emu.anthropic.enqueue(faults.hang());

@@ -149,7 +149,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       ...(searchClients.length ? [webSearchTool({ providers: searchClients, circuits, cache: searchCache })] : []),
       readUrlTool(),
       datetimeTool(),
-    ] as never[],
+    ],
     onCall: (e) => metrics.observeTool(e.tool, e.ok, e.durationMs / 1000),
   });
 
@@ -178,7 +178,17 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     isReady: () => ready,
   });
 
-  const server = await listen(app, { hostname: config.host, port: config.port });
+  let server: Awaited<ReturnType<typeof listen>>;
+  try {
+    server = await listen(app, { hostname: config.host, port: config.port });
+  } catch (err) {
+    // Could not bind (port taken, bad host): release what was opened, then report the address in one line.
+    await tracer.shutdown();
+    await state.close();
+    await store.close();
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError('AGENTEX_PORT', `Cannot listen on ${config.host}:${config.port} (${code})`);
+  }
   // Node's own request bounds: a slow client cannot hold a socket forever.
   server.requestTimeout = config.requestTimeoutMs + 5_000;
   server.headersTimeout = 30_000;
