@@ -209,7 +209,8 @@ class SqliteTraceStore implements TraceStore {
   private readonly stopPurge: () => void;
   private readonly listStatements = new Map<string, Statement>();
   private readonly counts: TraceStoreCounters = { tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 };
-  private purgeChunk = 64;
+  // Starts small: the first chunk reads cold pages; fast chunks double it within a few turns.
+  private purgeChunk = 16;
   private readonly s;
   private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => void;
   private readonly readTrace: (traceId: string) => TraceRecord | null;
