@@ -22,7 +22,7 @@ import {
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
 import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
-import { buckets, listSql, page, rangeWhere } from './SqliteTraceStore.js';
+import { buckets, listSql, page, rangeWhere } from './sql.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
   DEFAULT_RETENTION_MS,

@@ -16,18 +16,16 @@ import { migrateSqlite, type Migration } from './migrations.js';
 import {
   emptyStatusCounts,
   isArrayValue,
-  encodeCursor,
   normaliseListQuery,
   normaliseStatsQuery,
   normaliseTimeseriesQuery,
   normaliseTraceId,
   userKey,
   validateTrace,
-  type NormalisedListQuery,
-  type NormalisedStatsQuery,
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
-import { forEachSpanRow, toSummary, toTrace, toTraceRow } from './rows.js';
+import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
+import { buckets, listSql, page, rangeWhere } from './sql.js';
 import { startWalCheckpointer, type WalCheckpointer } from './WalCheckpointer.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
@@ -438,61 +436,4 @@ class SqliteTraceStore implements TraceStore {
     await this.checkpointer?.close();
     this.db.close();
   }
-}
-
-/** The WHERE clause of a list query, built from fixed fragments; every value is a bound parameter. */
-export function listSql(q: NormalisedListQuery, placeholder: (n: number) => string = () => '?'): { sql: string; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const bind = (value: unknown) => {
-    params.push(value);
-    return placeholder(params.length);
-  };
-  if (q.userKey !== undefined) where.push(`user_id = ${bind(q.userKey)}`);
-  if (q.status !== undefined) where.push(`status = ${bind(q.status)}`);
-  if (q.agent !== undefined) where.push(`agent = ${bind(q.agent)}`);
-  if (q.since !== undefined) where.push(`started_at >= ${bind(q.since)}`);
-  if (q.until !== undefined) where.push(`started_at < ${bind(q.until)}`);
-  if (q.cursor !== undefined) where.push(`(started_at, trace_id) < (${bind(q.cursor.startedAt)}, ${bind(q.cursor.traceId)})`);
-  const sql =
-    `SELECT trace_id, span_count, started_at, body FROM traces${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-    `ORDER BY started_at DESC, trace_id DESC LIMIT ${bind(q.limit + 1)}`;
-  return { sql, params };
-}
-
-/** A page from `limit + 1` rows of (trace_id, span_count, started_at, body). */
-export function page(rows: readonly (readonly [string, number, number, string])[], limit: number): TracePage {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  const last = kept[kept.length - 1];
-  return {
-    traces: kept.map(([, spanCount, , body]) => toSummary(body, Number(spanCount))),
-    nextCursor: more && last ? encodeCursor({ traceId: last[0], startedAt: Number(last[2]) }) : null,
-  };
-}
-
-/** The WHERE clause of a range query. */
-export function rangeWhere(q: NormalisedStatsQuery, placeholder: (n: number) => string = () => '?', offset = 0) {
-  const params: unknown[] = [];
-  const bind = (value: unknown) => {
-    params.push(value);
-    return placeholder(offset + params.length);
-  };
-  const parts = [`started_at >= ${bind(q.since)}`, `started_at < ${bind(q.until)}`];
-  if (q.userKey !== undefined) parts.push(`user_id = ${bind(q.userKey)}`);
-  if (q.agent !== undefined) parts.push(`agent = ${bind(q.agent)}`);
-  return { where: parts.join(' AND '), params };
-}
-
-/** Fills every bucket of the range from grouped (bucket, status, count) rows. */
-export function buckets(since: number, bucketMs: number, count: number, rows: readonly { b: number; status: TraceStatus; c: number }[]): TraceBucket[] {
-  const out: TraceBucket[] = Array.from({ length: count }, (_, i) => ({ start: since + i * bucketMs, total: 0, byStatus: emptyStatusCounts() }));
-  for (const row of rows) {
-    const bucket = out[Number(row.b)];
-    if (!bucket) continue;
-    const c = Number(row.c);
-    bucket.total += c;
-    if (row.status in bucket.byStatus) bucket.byStatus[row.status] += c;
-  }
-  return out;
 }
