@@ -12,7 +12,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { rateLimiter } from 'hono-rate-limiter';
 import { isValidationError } from '../common/errors.js';
-import type { TraceStore } from '../store/TraceStore.js';
+import type { HealthResult, TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
 import { requestAuth, requireRole, type Tokens } from './auth.js';
 import type { Config } from './config.js';
@@ -89,6 +89,9 @@ export interface ServiceDeps {
 }
 
 type Env = { Variables: { requestId: string } };
+
+/** How long one store health ping answers `/health`. */
+export const HEALTH_PING_TTL_MS = 1000;
 
 
 const json400 = (c: Context, message: string, field?: string) =>
@@ -177,6 +180,15 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `No route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
+  // /health needs no token and no rate limit (load balancers poll it), so one store round trip serves every call of
+  // the same second: a flood of health checks never becomes a flood of database queries.
+  let lastPing: { at: number; result: Promise<HealthResult> } | undefined;
+  const storePing = (): Promise<HealthResult> => {
+    const now = Date.now();
+    if (!lastPing || now - lastPing.at >= HEALTH_PING_TTL_MS) lastPing = { at: now, result: deps.store.ping() };
+    return lastPing.result;
+  };
+
   // --- health, readiness, metrics, OpenAPI: no token ------------------------------------------------------------
   app.openapi(
     createRoute({
@@ -200,7 +212,7 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       const circuits = Object.fromEntries(deps.circuits.list().map((s) => [s.name, s.state]));
-      const ping = await deps.store.ping();
+      const ping = await storePing();
       const store = ping.ok ? ('ok' as const) : ('down' as const);
       const degraded = store === 'down' || Object.values(circuits).some((s) => s === 'open');
       return c.json({ status: degraded ? ('degraded' as const) : ('healthy' as const), circuits, store }, 200);
