@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import type { TraceStore } from '../store/TraceStore.js';
 import { makeTrace } from '../store/testing/fixtures.js';
 import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
-import { listen, serverUrl } from './listen.js';
+import { listen, SECURITY_HEADERS, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
 
 const API = 'a'.repeat(20) + '-api';
@@ -194,6 +194,42 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     expect(res.status).toBe(404);
     expect(((await res.json())).error).toBe('not_found');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('sends every security header exactly once and one X-Request-Id on every kind of response', async () => {
+    /** Raw response headers (fetch would fold duplicates together). */
+    const raw = (p: string, method = 'GET', headers: Record<string, string> = {}, body?: string) =>
+      new Promise<{ status: number; headers: Map<string, string[]> }>((resolve, reject) => {
+        const req = httpRequest(`${base}${p}`, { method, headers }, (res) => {
+          const byName = new Map<string, string[]>();
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            const name = res.rawHeaders[i]!.toLowerCase();
+            byName.set(name, [...(byName.get(name) ?? []), res.rawHeaders[i + 1]!]);
+          }
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, headers: byName }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const auth = { authorization: `Bearer ${API}` };
+    const responses = [
+      await raw('/api/circuits', 'GET', auth),
+      await raw('/api/circuits'),
+      await raw('/nope'),
+      await raw('/health', 'HEAD'),
+      await raw('/v1/traces', 'POST', { ...auth, 'content-type': 'application/json' }, 'x'.repeat(70 * 1024)),
+      await raw('/', 'GET'),
+    ];
+    expect(responses.map((r) => r.status)).toEqual([200, 401, 404, 200, 413, expect.any(Number)]);
+    for (const r of responses) {
+      for (const [name, value] of SECURITY_HEADERS) expect(r.headers.get(name.toLowerCase()), name).toEqual([value]);
+      expect(r.headers.get('x-request-id')).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+    }
+    // A well-formed request id from the client is kept; anything else is replaced.
+    expect((await raw('/health', 'GET', { 'x-request-id': 'client-id.42_a' })).headers.get('x-request-id')).toEqual(['client-id.42_a']);
+    const replaced = (await raw('/health', 'GET', { 'x-request-id': 'not ok!' })).headers.get('x-request-id');
+    expect(replaced).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
   });
 
   it('rate-limits admin routes with 429 and Retry-After', async () => {

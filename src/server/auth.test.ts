@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { bearerToken, generateToken, requireRole, resolveTokens, roleOf, safeEqual } from './auth.js';
+import { bearerToken, generateToken, MAX_TOKEN_BYTES, requireRole, resolveTokens, roleOf, safeEqual } from './auth.js';
 
 describe('tokens', () => {
   it('generates distinct 256-bit url-safe tokens only for what is not configured', () => {
@@ -33,6 +33,35 @@ describe('tokens', () => {
     expect(roleOf('api-token', tokens)).toBe('read');
     expect(roleOf('other', tokens)).toBeNull();
     expect(roleOf(null, tokens)).toBeNull();
+  });
+
+  it('tells tokens apart by length as well as by content (slots are zero-padded)', () => {
+    const tokens = { api: 'api-token', admin: 'admin-token' };
+    expect(roleOf('api-toke', tokens)).toBeNull();
+    expect(roleOf('api-token-', tokens)).toBeNull();
+    expect(roleOf('', tokens)).toBeNull();
+    expect(roleOf('api-tokeN', tokens)).toBeNull();
+  });
+
+  it('matches a token of the maximum length and refuses anything longer, even when a prefix matches', () => {
+    const longest = 'x'.repeat(MAX_TOKEN_BYTES);
+    const tokens = { api: longest, admin: 'admin-token' };
+    expect(roleOf(longest, tokens)).toBe('read');
+    expect(roleOf(`${longest}x`, tokens)).toBeNull();
+    // 511 ASCII bytes + a two-byte character: 513 bytes, whose first 512 would not fit a slot — never a match.
+    expect(roleOf(`${'x'.repeat(MAX_TOKEN_BYTES - 1)}é`, tokens)).toBeNull();
+    expect(roleOf('é'.repeat(MAX_TOKEN_BYTES), tokens)).toBeNull();
+    // A secret one byte shorter than the scratch slot, presented with a multi-byte character after it: the write
+    // must never stop early and report a prefix as the whole token.
+    const almost = 'x'.repeat(MAX_TOKEN_BYTES - 1);
+    expect(roleOf(`${almost}é`, { api: almost, admin: 'admin-token' })).toBeNull();
+    expect(roleOf(`${'y'.repeat(63)}é`, { api: 'y'.repeat(63), admin: 'admin-token' })).toBeNull();
+    // Tokens longer than one 64-byte step still match exactly.
+    const seventy = 'z'.repeat(70);
+    expect(roleOf(seventy, { api: 'api-token', admin: seventy })).toBe('admin');
+    expect(roleOf(seventy.slice(0, 64), { api: 'api-token', admin: seventy })).toBeNull();
+    expect(() => roleOf('x', { api: `${longest}x`, admin: 'admin-token' })).toThrow(RangeError);
+    expect(() => safeEqual('x', `${longest}x`)).toThrow(RangeError);
   });
 });
 

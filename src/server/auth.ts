@@ -1,14 +1,15 @@
 /**
  * Bearer-token auth for the service. Two roles: `read` (traces, circuits, ingest, agent runs) and `admin` (resets and
- * deletions). The admin token also grants `read`. Tokens are compared in constant time over SHA-256 digests, so
- * neither the content nor the length of the configured token leaks through timing. A 401 never says which part was
- * wrong.
+ * deletions). The admin token also grants `read`. Tokens are compared in constant time over fixed-size, zero-padded
+ * slots (sized from the configured tokens in 64-byte steps), so neither the content nor the exact length of a
+ * configured token leaks through timing — without hashing on every request (a SHA-256 per request was a tenth of the
+ * cost of a small route). A 401 never says which part was wrong.
  *
  * The dashboard authenticates with the same tokens carried in an HttpOnly, SameSite=Strict cookie
  * ({@link AUTH_COOKIE}) instead of the `Authorization` header. A cookie-authenticated request that changes state must
  * also carry {@link CSRF_HEADER}: a header a cross-site page cannot send without a CORS preflight, on top of SameSite.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 
 export type Role = 'read' | 'admin';
@@ -34,11 +35,61 @@ export function resolveTokens(api: string | undefined, admin: string | undefined
   };
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+/** Longest token the configuration accepts, in bytes. */
+export const MAX_TOKEN_BYTES = 512;
 
-/** Compares a presented credential with a secret in constant time. */
+/**
+ * Credentials are compared over zero-padded slots whose size depends only on the configured tokens: their longest
+ * length rounded up to {@link SLOT_STEP} bytes. The time of a comparison never depends on the presented token's
+ * content or on the configured tokens' exact lengths.
+ */
+const SLOT_STEP = 64;
+
+/** A credential in a zero-padded slot, with its real length in bytes. */
+interface Slot {
+  bytes: Buffer;
+  length: number;
+}
+
+/**
+ * Scratch space for presented tokens: a string of at most MAX_TOKEN_BYTES UTF-16 units encodes to at most three
+ * bytes per unit, so `write()` always reports its exact byte length (a token is never silently truncated into a
+ * match). Requests are checked one at a time, with nothing awaited in between, so one buffer serves them all.
+ */
+const scratch = Buffer.alloc(MAX_TOKEN_BYTES * 3);
+
+/** Copies a presented credential into the scratch slot of `size` bytes; null when it cannot match (too long). */
+function presentedSlot(value: string, size: number): Slot | null {
+  if (value.length > MAX_TOKEN_BYTES) return null;
+  scratch.fill(0, 0, size);
+  const length = scratch.write(value, 'utf8');
+  if (length > size) return null;
+  return { bytes: scratch.subarray(0, size), length };
+}
+
+function slotSize(...secrets: readonly string[]): number {
+  const longest = Math.max(...secrets.map((s) => Buffer.byteLength(s, 'utf8')));
+  if (longest > MAX_TOKEN_BYTES) throw new RangeError(`tokens must be at most ${MAX_TOKEN_BYTES} bytes`);
+  return Math.max(SLOT_STEP, Math.ceil(longest / SLOT_STEP) * SLOT_STEP);
+}
+
+function secretSlot(value: string, size: number): Slot {
+  const bytes = Buffer.alloc(size);
+  return { bytes, length: bytes.write(value, 'utf8') };
+}
+
+/** Constant-time equality of two slots of one size: the whole slot is always compared, then the lengths. */
+function slotEqual(a: Slot, b: Slot): boolean {
+  const sameBytes = timingSafeEqual(a.bytes, b.bytes);
+  const sameLength = a.length === b.length;
+  return sameBytes && sameLength;
+}
+
+/** Compares a presented credential with a secret in constant time (the secret must fit {@link MAX_TOKEN_BYTES}). */
 export function safeEqual(presented: string, secret: string): boolean {
-  return timingSafeEqual(digest(presented), digest(secret));
+  const size = slotSize(secret);
+  const p = presentedSlot(presented, size);
+  return p !== null && slotEqual(p, secretSlot(secret, size));
 }
 
 /** Extracts the bearer token of an `Authorization` header, or null. */
@@ -81,20 +132,22 @@ export function presentedToken(c: Context): { token: string | null; via: 'bearer
   return cookie === null ? { token: null, via: null } : { token: cookie, via: 'cookie' };
 }
 
-/** Which role a presented token grants, or null. Both comparisons always run (no early exit on a match). */
-/** Digests of the configured tokens, computed once per tokens object (they never change while it lives). */
-const tokenDigests = new WeakMap<object, { api: Buffer; admin: Buffer }>();
+/** Slots of the configured tokens, made once per tokens object (they never change while it lives). */
+const tokenSlots = new WeakMap<object, { size: number; api: Slot; admin: Slot }>();
 
+/** Which role a presented token grants, or null. Both comparisons always run (no early exit on a match). */
 export function roleOf(presented: string | null, tokens: Pick<Tokens, 'api' | 'admin'>): Role | null {
   if (presented === null) return null;
-  let known = tokenDigests.get(tokens);
+  let known = tokenSlots.get(tokens);
   if (!known) {
-    known = { api: digest(tokens.api), admin: digest(tokens.admin) };
-    tokenDigests.set(tokens, known);
+    const size = slotSize(tokens.api, tokens.admin);
+    known = { size, api: secretSlot(tokens.api, size), admin: secretSlot(tokens.admin, size) };
+    tokenSlots.set(tokens, known);
   }
-  const given = digest(presented);
-  const isAdmin = timingSafeEqual(given, known.admin);
-  const isApi = timingSafeEqual(given, known.api);
+  const given = presentedSlot(presented, known.size);
+  if (given === null) return null;
+  const isAdmin = slotEqual(given, known.admin);
+  const isApi = slotEqual(given, known.api);
   return isAdmin ? 'admin' : isApi ? 'read' : null;
 }
 

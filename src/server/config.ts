@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AgentexError } from '../common/errors.js';
+import { MAX_TOKEN_BYTES } from './auth.js';
 
 /** A configuration value was invalid; `setting` names the environment variable (or flag) that was wrong. */
 export class ConfigError extends AgentexError {
@@ -31,7 +32,7 @@ const url = (protocols: readonly string[]) =>
       return false;
     }
   }, `must be a URL starting with ${protocols.join(' or ')}//`);
-const token = z.string().min(16, 'must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const token = z.string().min(16, 'must be at least 16 characters').max(MAX_TOKEN_BYTES).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
 interface SettingDef<T> {
   env: string;

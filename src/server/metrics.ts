@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HttpMetrics } from './app.js';
+import type { RateLimiterStats } from './rateLimit.js';
 
 /** Circuit counters as the resilience registry reports them. */
 export interface CircuitSample {
@@ -166,11 +167,54 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     registers: [registry],
   });
 
+  // prom-client hashes the label object on every inc/observe; the labelled children of each (method, route,
+  // status) are looked up once and kept. The set is small (routes are patterns, methods and statuses are few) and
+  // bounded anyway: past the bound, calls go through prom-client's own lookup.
+  const httpChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  const MAX_HTTP_CHILDREN = 1000;
+
+  const rateLimiters = new Map<string, () => RateLimiterStats>();
+  new Counter({
+    name: 'agentex_http_rate_limited_total',
+    help: 'Requests refused with 429 by each rate limiter (read, admin)',
+    labelNames: ['limiter'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, stats] of rateLimiters) this.inc({ limiter: name }, stats().limited);
+    },
+  });
+  new Counter({
+    name: 'agentex_http_rate_limit_evicted_total',
+    help: 'Client windows a rate limiter evicted early because it tracked its maximum number of clients',
+    labelNames: ['limiter'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, stats] of rateLimiters) this.inc({ limiter: name }, stats().evicted);
+    },
+  });
+
   return {
     registry,
     observeRequest(method, route, status, seconds) {
-      httpRequests.inc({ method, route, status: String(status) });
-      httpDuration.observe({ method, route }, seconds);
+      const key = `${method} ${status} ${route}`;
+      let child = httpChildren.get(key);
+      if (child === undefined) {
+        const labels = { method, route, status: String(status) };
+        if (httpChildren.size >= MAX_HTTP_CHILDREN) {
+          httpRequests.inc(labels);
+          httpDuration.observe({ method, route }, seconds);
+          return;
+        }
+        child = { count: httpRequests.labels(labels), duration: httpDuration.labels({ method, route }) };
+        httpChildren.set(key, child);
+      }
+      child.count.inc();
+      child.duration.observe(seconds);
+    },
+    trackRateLimiter(name, stats) {
+      rateLimiters.set(name, stats);
     },
     observeRun(status, seconds) {
       runs.inc({ status });
