@@ -169,7 +169,7 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
     const outgoing = (c.env as NodeBindings | undefined)?.outgoing;
-    if (outgoing instanceof AgentexResponse) outgoing.requestId = requestId;
+    if (outgoing instanceof AgentexResponse) outgoing.setRequestId(requestId);
     else if (outgoing) outgoing.setHeader('X-Request-Id', requestId);
     else c.header('X-Request-Id', requestId);
     const start = performance.now();
