@@ -14,9 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import autocannon from 'autocannon';
 import { Hono } from 'hono';
-import { pino } from 'pino';
 import { circuitBreaker } from '../src/resilience/index.js';
 import { decodeOtlpJson } from '../src/server/otlpIngest.js';
+import { listen } from '../src/server/listen.js';
+import { createLogger } from '../src/server/logger.js';
 import { startService } from '../src/server/service.js';
 import { makeTrace } from '../src/store/testing/fixtures.js';
 import { table, type BenchSuite } from './lib.js';
@@ -80,19 +81,25 @@ const suite: BenchSuite = {
     const svc = await startService({
       env: { AGENTEX_API_TOKEN: TOKEN, AGENTEX_RATE_LIMIT: '100000000', AGENTEX_ADMIN_RATE_LIMIT: '1000000', AGENTEX_SAMPLE_RATE: '0.1' },
       flags: { '--port': '0', '--sqlite-path': path.join(dir, 'bench.db') },
-      logger: pino({ level: 'info' }, sink),
+      logger: createLogger('info', sink),
     });
     const bare = new Hono().get('/', (c) => c.text('hello'));
     const bareServer = await new Promise<ReturnType<typeof serve>>((resolve) => {
       const s = serve({ fetch: bare.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     });
     const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/`;
+    // The floor: the same framework serving the same circuit stats with the same security headers (listen()), with
+    // none of the service's middleware — what the response itself costs, apart from auth, limits, logs and metrics.
+    const floor = new Hono().get('/', (c) => c.json({ circuits: svc.circuits.stats() }));
+    const floorServer = await listen(floor, { hostname: '127.0.0.1', port: 0 });
+    const floorUrl = `http://127.0.0.1:${(floorServer.address() as AddressInfo).port}/`;
     try {
       for (const name of ['exa', 'tavily', 'anthropic', 'openai', 'postgres']) svc.circuits.register(circuitBreaker({ name }));
       await svc.store.put(Array.from({ length: smoke ? 50 : 2000 }, (_, i) => makeTrace({ userId: `u${i % 20}`, startedAt: Date.now() - i * 1000 })));
       const headers = { authorization: `Bearer ${TOKEN}` };
 
       const bareRps = await loadOutOfProcess(bareUrl, seconds);
+      const floorRps = await loadOutOfProcess(floorUrl, seconds);
       const circuitsRps = await loadOutOfProcess(`${svc.url}/api/circuits`, seconds, headers);
       const tracesRps = await loadOutOfProcess(`${svc.url}/api/traces?limit=20`, seconds, headers);
 
@@ -119,6 +126,7 @@ const suite: BenchSuite = {
       const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
       const rows = [
         ['bare hono `GET /` (baseline)', bareRps.toFixed(0), '100%', ''],
+        ['same framework, circuit stats + security headers, no middleware (floor)', floorRps.toFixed(0), pct(floorRps, bareRps), 'report'],
         ['`GET /api/circuits` (5 circuits)', circuitsRps.toFixed(0), pct(circuitsRps, bareRps), '≥ 80% of bare'],
         ['`GET /api/traces?limit=20`', tracesRps.toFixed(0), pct(tracesRps, bareRps), 'report'],
       ];
@@ -142,6 +150,7 @@ const suite: BenchSuite = {
       };
     } finally {
       await new Promise((r) => bareServer.close(r));
+      await new Promise((r) => floorServer.close(r));
       await svc.close();
       rmSync(dir, { recursive: true, force: true });
     }

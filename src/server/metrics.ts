@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HttpMetrics } from './app.js';
+import { FastHistogram, type HistogramSeries } from './fastHistogram.js';
 import type { RateLimiterStats } from './rateLimit.js';
 
 /** Circuit counters as the resilience registry reports them. */
@@ -153,25 +154,42 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const httpRequests = new Counter({
+  // Per-request metrics are the hot path: the request counter is plain numbers read at scrape time, the duration
+  // histogram a FastHistogram (see fastHistogram.ts); each (method, route, status) is resolved once and kept. The
+  // set is small (routes are patterns, methods and statuses are few) and bounded: past MAX_HTTP_SERIES label sets,
+  // requests are counted under route "other".
+  const httpCounts = new Map<string, { labels: { method: string; route: string; status: string }; n: number }>();
+  new Counter({
     name: 'agentex_http_requests_total',
     help: 'HTTP requests by method, route and status',
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, n } of httpCounts.values()) this.inc(labels, n);
+    },
   });
-  const httpDuration = new Histogram({
+  const httpDuration = new FastHistogram({
     name: 'agentex_http_request_duration_seconds',
     help: 'HTTP request duration by route',
     labelNames: ['method', 'route'],
     buckets: DURATION_BUCKETS,
-    registers: [registry],
   });
-
-  // prom-client hashes the label object on every inc/observe; the labelled children of each (method, route,
-  // status) are looked up once and kept. The set is small (routes are patterns, methods and statuses are few) and
-  // bounded anyway: past the bound, calls go through prom-client's own lookup.
-  const httpChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
-  const MAX_HTTP_CHILDREN = 1000;
+  registry.registerMetric(httpDuration as unknown as Histogram);
+  const MAX_HTTP_SERIES = 1000;
+  const httpSeries = new Map<string, { count: { n: number }; duration: HistogramSeries }>();
+  const seriesOf = (method: string, route: string, status: number): { count: { n: number }; duration: HistogramSeries } => {
+    const key = `${method} ${status} ${route}`;
+    let series = httpSeries.get(key);
+    if (series === undefined) {
+      if (httpSeries.size >= MAX_HTTP_SERIES && route !== 'other') return seriesOf(method, 'other', status);
+      const count = { labels: { method, route, status: String(status) }, n: 0 };
+      httpCounts.set(key, count);
+      series = { count, duration: httpDuration.seriesFor(`${method} ${route}`, [method, route]) };
+      httpSeries.set(key, series);
+    }
+    return series;
+  };
 
   const rateLimiters = new Map<string, () => RateLimiterStats>();
   new Counter({
@@ -198,20 +216,9 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
   return {
     registry,
     observeRequest(method, route, status, seconds) {
-      const key = `${method} ${status} ${route}`;
-      let child = httpChildren.get(key);
-      if (child === undefined) {
-        const labels = { method, route, status: String(status) };
-        if (httpChildren.size >= MAX_HTTP_CHILDREN) {
-          httpRequests.inc(labels);
-          httpDuration.observe({ method, route }, seconds);
-          return;
-        }
-        child = { count: httpRequests.labels(labels), duration: httpDuration.labels({ method, route }) };
-        httpChildren.set(key, child);
-      }
-      child.count.inc();
-      child.duration.observe(seconds);
+      const series = seriesOf(method, route, status);
+      series.count.n++;
+      series.duration.observe(seconds);
     },
     trackRateLimiter(name, stats) {
       rateLimiters.set(name, stats);
