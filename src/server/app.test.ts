@@ -232,6 +232,26 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     expect(replaced).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
   });
 
+  it('limits chunked bodies (no Content-Length) as they are read, and accepts them under the limit', async () => {
+    const chunked = (chunks: string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${base}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    const small = JSON.stringify({ resourceSpans: [] });
+    expect(await chunked([small.slice(0, 5), small.slice(5)])).toMatchObject({ status: 200 });
+    const big = await chunked(Array.from({ length: 70 }, () => 'x'.repeat(1024)));
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body)).toMatchObject({ error: 'payload_too_large' });
+  });
+
   it('rate-limits admin routes with 429 and Retry-After', async () => {
     let last: Response | undefined;
     for (let i = 0; i < 8; i++) last = await call('/api/circuits/reset', { method: 'POST', token: ADMIN });
