@@ -257,6 +257,11 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     for (let i = 0; i < 8; i++) last = await call('/api/circuits/reset', { method: 'POST', token: ADMIN });
     expect(last!.status).toBe(429);
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Requests the front answers itself are counted under the route they were for; unknown paths as "unmatched".
+    await call('/no/such/route');
+    const text = await (await call('/metrics', { token: null })).text();
+    expect(text).toMatch(/agentex_http_requests_total\{method="POST",route="\/api\/circuits\/reset",status="429"\} \d+/);
+    expect(text).toMatch(/agentex_http_requests_total\{method="GET",route="unmatched",status="404"\} \d+/);
   });
 
   it('never answers 5xx to garbage (property test)', async () => {

@@ -10,6 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { matchedRoutes } from 'hono/route';
 import { isValidationError } from '../common/errors.js';
 import type { HealthResult, TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
@@ -98,8 +99,6 @@ interface NodeBindings {
   incoming?: { socket?: { remoteAddress?: string } };
   outgoing?: ServerResponse;
 }
-
-
 
 /** How long one store health ping answers `/health`. */
 export const HEALTH_PING_TTL_MS = 1000;
@@ -190,7 +189,9 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
       const refused = await limitBody(c, next);
       if (refused && !c.finalized) c.res = refused;
     }
-    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;
+    // The route that matched (also when the front answered 429 or 413 before it ran); middleware paths are not routes.
+    const last = matchedRoutes(c).at(-1);
+    const route = last && last.method !== 'ALL' ? last.path : 'unmatched';
     const seconds = (performance.now() - start) / 1000;
     const status = c.res.status;
     metrics.observeRequest(method, route, status, seconds);
