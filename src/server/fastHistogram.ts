@@ -8,6 +8,7 @@
  * prom-client's own metrics with, and `fastHistogram.test.ts` checks that the exposition equals prom-client's
  * Histogram fed the same observations.
  */
+import { InvalidOptionsError } from '../common/errors.js';
 
 export interface HistogramSeries {
   /** Records one observation (seconds, bytes...). */
@@ -53,7 +54,7 @@ export class FastHistogram {
 
   constructor({ name, help, labelNames, buckets, maxSeries = 1000 }: FastHistogramOptions) {
     for (let i = 1; i < buckets.length; i++) {
-      if (!(buckets[i]! > buckets[i - 1]!)) throw new RangeError(`${name}: buckets must be ascending`);
+      if (!(buckets[i]! > buckets[i - 1]!)) throw new InvalidOptionsError(`${name}.buckets`, `${name}: buckets must be ascending`);
     }
     this.name = name;
     this.help = help;

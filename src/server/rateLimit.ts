@@ -7,6 +7,7 @@
  * length, the Map's insertion order is the order in which windows end, so expired windows are swept from the front
  * in amortised O(1), and when the map is full the window that ends soonest is evicted and counted.
  */
+import { assertNumber } from '../common/options.js';
 
 export interface RateLimiterOptions {
   /** Requests allowed per key and window. */
@@ -46,9 +47,9 @@ interface Window {
 }
 
 export function createRateLimiter({ limit, windowMs = 60_000, maxKeys = 10_000, now = Date.now }: RateLimiterOptions): RateLimiter {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${String(limit)}`);
-  if (!Number.isFinite(windowMs) || windowMs <= 0) throw new RangeError(`windowMs must be positive, got ${String(windowMs)}`);
-  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`maxKeys must be a positive integer, got ${String(maxKeys)}`);
+  assertNumber('rateLimiter', 'limit', limit, { integer: true, min: 1 });
+  assertNumber('rateLimiter', 'windowMs', windowMs, { min: 1 });
+  assertNumber('rateLimiter', 'maxKeys', maxKeys, { integer: true, min: 1 });
   const windows = new Map<string, Window>();
   let limited = 0;
   let evicted = 0;
