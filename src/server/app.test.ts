@@ -12,6 +12,7 @@ import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
 import { listen, SECURITY_HEADERS, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
+import { CircuitListSchema } from './schemas.js';
 
 const API = 'a'.repeat(20) + '-api';
 const ADMIN = 'b'.repeat(20) + '-admin';
@@ -21,10 +22,23 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
   let store: TraceStore;
   let server: Server;
   let base: string;
-  const circuits: CircuitView[] = [
-    { name: 'exa', state: 'open' },
-    { name: 'tavily', state: 'closed' },
-  ];
+  const view = (name: string, state: CircuitView['state']): CircuitView => ({
+    name,
+    state,
+    policy: 'countWindow',
+    counts: { calls: 3, successes: 1, failures: 2, timeouts: 0, rejections: 0, ignored: 0, slowCalls: 0 },
+    consecutiveFailures: 2,
+    window: { calls: 3, failures: 2, slow: 0 },
+    cooldownRemainingMs: state === 'open' ? 1500 : 0,
+    lastFailureAt: 1_700_000_000_123,
+    lastSuccessAt: null,
+    lastError: 'upstream said "no" \u2028 <b>',
+    probesInFlight: 0,
+    generation: 1,
+    failureRate: 2 / 3,
+    lastStateChangeAt: null,
+  });
+  const circuits: CircuitView[] = [view('exa', 'open'), view('tavily', 'closed')];
   let ingested: TraceRecord[] = [];
   const stored = [
     makeTrace({ userId: 'alice', agent: 'research', status: 'success', startedAt: Date.parse('2026-01-01T00:00:00Z') }),
@@ -145,8 +159,11 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     const reset = await call('/api/circuits/exa/reset', { method: 'POST', token: ADMIN });
     expect(await reset.json()).toEqual({ reset: 'exa' });
     expect(circuits[0]!.state).toBe('closed');
-    const list = (await (await call('/api/circuits')).json());
-    expect(list.circuits.map((c: CircuitView) => c.state)).toEqual(['closed', 'closed']);
+    const res = await call('/api/circuits');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const list = CircuitListSchema.parse(await res.json());
+    expect(list.circuits.map((c) => c.state)).toEqual(['closed', 'closed']);
+    expect(list).toEqual(JSON.parse(JSON.stringify({ circuits })));
     expect((await call('/api/users/alice/traces', { method: 'DELETE' })).status).toBe(401);
     const del = await call('/api/users/alice/traces', { method: 'DELETE', token: ADMIN });
     expect(await del.json()).toEqual({ deleted: 2 });

@@ -6,15 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import { isValidationError } from '../common/errors.js';
+import type { CircuitStats } from '../resilience/index.js';
 import type { HealthResult, TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
 import { requestAuth, requireRole, type Tokens } from './auth.js';
+import { circuitListJson } from './circuitJson.js';
 import { AgentexResponse, REQUEST_ID } from './listen.js';
 import { createRateLimiter, type RateLimiter, type RateLimiterStats } from './rateLimit.js';
 import type { Config } from './config.js';
@@ -25,6 +27,7 @@ import { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse } from './otlpPro
 import {
   AgentRunBodySchema,
   AgentRunResultSchema,
+  CircuitListSchema,
   ErrorSchema,
   ListTracesQuerySchema,
   StatsQuerySchema,
@@ -32,12 +35,21 @@ import {
   TraceSchema,
 } from './schemas.js';
 
-/** Circuit state as the API shows it; the registry of the resilience core provides it. */
-export interface CircuitView {
-  name: string;
-  state: 'closed' | 'open' | 'half_open';
-  [key: string]: unknown;
+/**
+ * A circuit as the API shows it: the breaker's own stats (the resilience core's registry provides them) with its
+ * failure rate since the last reset and the time of its last state change. `GET /api/circuits` writes exactly these
+ * fields (`circuitJson.ts`).
+ */
+export interface CircuitView extends CircuitStats {
+  /** failures / calls since the last reset; 0 before the first call. */
+  failureRate: number;
+  /** Epoch ms of the last state change seen by the service, null if none since it started. */
+  lastStateChangeAt: number | null;
 }
+
+/** The wire form of `GET /api/circuits`; a view that drifts from the documented schema fails to compile here. */
+type CircuitList = z.infer<typeof CircuitListSchema>;
+const _viewsMatchSchema = (views: CircuitView[]): CircuitList => ({ circuits: views });
 
 /** What the app needs from the circuits (the resilience core's registry). */
 export interface CircuitsPort {
@@ -380,7 +392,6 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
   );
 
   // --- circuits --------------------------------------------------------------------------------------------------
-  const CircuitListSchema = z.object({ circuits: z.array(z.object({ name: z.string(), state: z.enum(['closed', 'open', 'half_open']) }).passthrough()) });
   app.openapi(
     createRoute({
       method: 'get',
@@ -390,7 +401,8 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
       middleware: [read] as const,
       responses: { 200: { description: 'circuits', content: { 'application/json': { schema: CircuitListSchema } } }, ...auth401, ...limited429 },
     }),
-    (c) => c.json({ circuits: deps.circuits.list() }, 200),
+    // Rendered by circuitListJson, which writes exactly the fields of CircuitListSchema (hence the cast to its type).
+    (c) => c.body(circuitListJson(deps.circuits.list()), 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<CircuitList, 200, 'json'>,
   );
 
   app.openapi(

@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ToolSpanRecord } from '../trace/model.js';
-import type { ServiceDeps } from './app.js';
+import type { CircuitView, ServiceDeps } from './app.js';
 import { AUTH_COOKIE, CSRF_HEADER, presentedToken, requireRole, roleOf } from './auth.js';
 
 /** The Content-Security-Policy of every dashboard response: same-origin only, no inline script or style. */
@@ -132,7 +132,7 @@ function parseTime(value: string | undefined, field: string, fallback: number): 
 }
 
 /** Circuit fields that change with the clock alone; the client counts them down itself. */
-const circuitKey = (list: readonly Record<string, unknown>[]) =>
+const circuitKey = (list: readonly CircuitView[]) =>
   JSON.stringify(list.map(({ cooldownRemainingMs: _c, window: _w, ...rest }) => rest));
 
 /**

@@ -56,6 +56,32 @@ export const TraceSchema = z.object({ ...traceFields, spans: z.array(SpanSchema)
 export const TraceSummarySchema = z.object({ ...traceFields, spanCount: z.number().int() }).openapi('TraceSummary');
 export const TracePageSchema = z.object({ traces: z.array(TraceSummarySchema), nextCursor: z.string().nullable() }).openapi('TracePage');
 
+const count = z.number().int().nonnegative();
+const epochMs = z.number().nullable().openapi({ description: 'epoch ms, null if none since the last reset' });
+export const CircuitSchema = z
+  .object({
+    name: z.string(),
+    state: z.enum(['closed', 'open', 'half_open']),
+    policy: z.enum(['consecutive', 'countWindow', 'timeWindow']),
+    counts: z.object({ calls: count, successes: count, failures: count, timeouts: count, rejections: count, ignored: count, slowCalls: count }),
+    consecutiveFailures: count,
+    window: z
+      .object({ calls: count, failures: count, slow: count })
+      .nullable()
+      .openapi({ description: 'totals of the sliding window; null under the consecutive policy without slow-call tracking' }),
+    cooldownRemainingMs: z.number().nonnegative(),
+    lastFailureAt: epochMs,
+    lastSuccessAt: epochMs,
+    lastError: z.string().nullable(),
+    probesInFlight: count,
+    generation: count,
+    failureRate: z.number().min(0).max(1),
+    lastStateChangeAt: z.number().nullable().openapi({ description: 'epoch ms of the last state change seen since the service started' }),
+  })
+  .strict()
+  .openapi('Circuit');
+export const CircuitListSchema = z.object({ circuits: z.array(CircuitSchema) }).openapi('CircuitList');
+
 export const ErrorSchema = z
   .object({
     error: z.string().openapi({ example: 'invalid_request' }),
