@@ -1,13 +1,15 @@
 /**
  * Service benchmark: requests per second of `GET /api/circuits` and `GET /api/traces?limit=20` through the real
  * service (auth, rate limiter, request log, metrics, security headers) against a bare hello-world route of the same
- * framework (hono on @hono/node-server) and against the floor (the same framework serving the same circuit stats
+ * framework (hono on @hono/node-server), against the ceiling (plain node:http sending the same bytes, rendered once:
+ * what the response's size alone allows) and against the floor (the same framework rendering the same circuit views
  * with the same security headers and no middleware), and OTLP/HTTP ingest spans per second against direct library
  * ingest (decode + `tracer.ingest`) of the same spans — servers in this process, load from autocannon in a process
  * of its own on 127.0.0.1.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,10 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { circuitBreaker } from '../src/resilience/index.js';
+import { circuitListJson } from '../src/server/circuitJson.js';
 import { decodeOtlpJson } from '../src/server/otlpIngest.js';
-import { listen } from '../src/server/listen.js';
+import { AgentexResponse, listen } from '../src/server/listen.js';
 import { createLogger } from '../src/server/logger.js';
-import { startService } from '../src/server/service.js';
+import { circuitView, startService } from '../src/server/service.js';
 import { makeTrace } from '../src/store/testing/fixtures.js';
 import { table, type BenchSuite } from './lib.js';
 
@@ -85,17 +88,30 @@ const suite: BenchSuite = {
       const s = serve({ fetch: bare.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     });
     const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/`;
-    // The floor: the same framework serving the same circuit stats with the same security headers (listen()), with
-    // none of the service's middleware — what the response itself costs, apart from auth, limits, logs and metrics.
-    const floor = new Hono().get('/', (c) => c.json({ circuits: svc.circuits.stats() }));
+    // The floor: the same framework serving the same circuit views, rendered by the same serializer, with the same
+    // security headers (listen()) and none of the service's middleware — what the response itself costs, apart from
+    // auth, limits, logs and metrics.
+    const views = () => svc.circuits.stats().map((s) => circuitView(s, null));
+    const floor = new Hono().get('/', (c) => c.body(circuitListJson(views()), 200, { 'Content-Type': 'application/json' }));
     const floorServer = await listen(floor, { hostname: '127.0.0.1', port: 0 });
     const floorUrl = `http://127.0.0.1:${(floorServer.address() as AddressInfo).port}/`;
+    // The ceiling: plain node:http (no framework) sending the same bytes, rendered once before the run, with the same
+    // security headers — what no implementation of the route on this machine can beat: the response's size alone.
+    let ceilingBody = '';
+    const ceilingServer = createServer({ ServerResponse: AgentexResponse }, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(ceilingBody) });
+      res.end(ceilingBody);
+    });
+    await new Promise<void>((resolve) => ceilingServer.listen(0, '127.0.0.1', resolve));
+    const ceilingUrl = `http://127.0.0.1:${(ceilingServer.address() as AddressInfo).port}/`;
     try {
       for (const name of ['exa', 'tavily', 'anthropic', 'openai', 'postgres']) svc.circuits.register(circuitBreaker({ name }));
       await svc.store.put(Array.from({ length: smoke ? 50 : 2000 }, (_, i) => makeTrace({ userId: `u${i % 20}`, startedAt: Date.now() - i * 1000 })));
       const headers = { authorization: `Bearer ${TOKEN}` };
 
+      ceilingBody = circuitListJson(views());
       const bareRps = await loadOutOfProcess(bareUrl, seconds);
+      const ceilingRps = await loadOutOfProcess(ceilingUrl, seconds);
       const floorRps = await loadOutOfProcess(floorUrl, seconds);
       const circuitsRps = await loadOutOfProcess(`${svc.url}/api/circuits`, seconds, headers);
       const tracesRps = await loadOutOfProcess(`${svc.url}/api/traces?limit=20`, seconds, headers);
@@ -123,10 +139,11 @@ const suite: BenchSuite = {
 
       const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
       const rows = [
-        ['bare hono `GET /` (baseline)', bareRps.toFixed(0), '100%', ''],
-        ['same framework, circuit stats + security headers, no middleware (floor)', floorRps.toFixed(0), pct(floorRps, bareRps), 'report'],
-        ['`GET /api/circuits` (5 circuits)', circuitsRps.toFixed(0), pct(circuitsRps, bareRps), '≥ 80% of bare'],
-        ['`GET /api/traces?limit=20`', tracesRps.toFixed(0), pct(tracesRps, bareRps), 'report'],
+        ['bare hono `GET /` (baseline)', bareRps.toFixed(0), '100%', '', ''],
+        [`plain node:http, the same ${Buffer.byteLength(ceilingBody)} bytes rendered once (ceiling)`, ceilingRps.toFixed(0), pct(ceilingRps, bareRps), '100%', 'report'],
+        ['same framework, circuit views rendered per request + security headers, no middleware (floor)', floorRps.toFixed(0), pct(floorRps, bareRps), pct(floorRps, ceilingRps), 'report'],
+        ['`GET /api/circuits` (5 circuits)', circuitsRps.toFixed(0), pct(circuitsRps, bareRps), pct(circuitsRps, ceilingRps), '≥ 80% of bare'],
+        ['`GET /api/traces?limit=20`', tracesRps.toFixed(0), pct(tracesRps, bareRps), '', 'report'],
       ];
       const ingestRows = [
         ['direct library ingest (decode + tracer.ingest)', directPerSec.toFixed(0), '100%', ''],
@@ -137,7 +154,7 @@ const suite: BenchSuite = {
           `autocannon, 20 connections, ${seconds} s per case, on 127.0.0.1 (2 cores shared), in a process of its own so that the load ` +
             "generator's work does not count against the server; any non-2xx answer or socket error fails the run.",
           '',
-          table(['route', 'req/s', 'vs bare', 'goal'], rows),
+          table(['route', 'req/s', 'vs bare', 'vs ceiling', 'goal'], rows),
           '',
           table(['ingest path', 'spans/s', 'vs direct', 'goal'], ingestRows),
           '',
@@ -149,6 +166,7 @@ const suite: BenchSuite = {
     } finally {
       await new Promise((r) => bareServer.close(r));
       await new Promise((r) => floorServer.close(r));
+      await new Promise((r) => ceilingServer.close(r));
       await svc.close();
       rmSync(dir, { recursive: true, force: true });
     }
