@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../common/errors.js';
 import { SchemaVersionError, StoreUnavailableError } from './errors.js';
-import { createSqliteTraceStore, SQLITE_TRACE_MIGRATIONS } from './SqliteTraceStore.js';
+import { createSqliteTraceStore, LIST_STATEMENT_CACHE, SQLITE_TRACE_MIGRATIONS } from './SqliteTraceStore.js';
+import { listSql } from './sql.js';
 import { makeTrace } from './testing/fixtures.js';
 import { runTraceStoreContract } from './traceStore.case.js';
 
@@ -66,6 +67,34 @@ describe('SqliteTraceStore specifics', () => {
     expect(plan(`SELECT body FROM traces WHERE status = 'error' ${order}`)).toMatch(/traces_status_started/);
     expect(plan(`SELECT body FROM traces ${order}`)).not.toMatch(/TEMP B-TREE/);
     db.close();
+  });
+
+  it('writes the page size into the list SQL (a bound LIMIT re-prepares the statement on every call) and only a valid one', () => {
+    const { sql, params } = listSql({ userKey: 'u1', limit: 20 }, undefined, { literalLimit: true });
+    expect(sql).toMatch(/WHERE user_id = \? ORDER BY started_at DESC, trace_id DESC LIMIT 21$/);
+    expect(params).toEqual(['u1']);
+    expect(listSql({ limit: 20 }).params).toEqual([21]); // bound by default (Postgres)
+    for (const limit of [0, 101, 2.5, Number.NaN]) expect(() => listSql({ limit }, undefined, { literalLimit: true })).toThrow(RangeError);
+  });
+
+  it('keeps a bounded cache of list statements (filter combination × page size) and counts what it evicts', async () => {
+    const store = createSqliteTraceStore({ path: path.join(dir, 'statements.db'), purgeIntervalMs: 0 });
+    const traces = Array.from({ length: 120 }, (_, i) => makeTrace({ spans: 1, userId: i % 2 ? 'odd' : 'even', startedAt: 1_700_000_000_000 + i * 1000 }));
+    await store.put(traces);
+    const newest = traces.map((t) => ({ id: t.traceId, user: t.userId })).reverse();
+    // 100 page sizes × 2 filter combinations: 200 statement texts, more than the cache keeps; every page stays right.
+    for (let limit = 1; limit <= 100; limit++) {
+      const all = await store.list({ limit });
+      expect(all.traces.map((t) => t.traceId)).toEqual(newest.slice(0, limit).map((t) => t.id));
+      const even = await store.list({ userId: 'even', limit });
+      expect(even.traces.map((t) => t.traceId)).toEqual(newest.filter((t) => t.user === 'even').slice(0, limit).map((t) => t.id));
+      expect(even.nextCursor === null).toBe(limit >= 60);
+    }
+    expect(store.counters().listStatementsEvicted).toBe(200 - LIST_STATEMENT_CACHE);
+    // A statement evicted long ago is prepared again.
+    expect((await store.list({ limit: 1 })).traces.map((t) => t.traceId)).toEqual([newest[0]!.id]);
+    expect(store.counters().listStatementsEvicted).toBe(201 - LIST_STATEMENT_CACHE);
+    await store.close();
   });
 
   it('validates its options, naming the option', () => {

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { TraceRecord, TraceStatus } from '../trace/model.js';
@@ -201,12 +202,25 @@ export function createSqliteTraceStore(options: SqliteTraceStoreOptions = {}): T
 
 type Resolved = ReturnType<typeof resolveOptions>;
 
+/** How many prepared list statements the store keeps (filter combinations × page sizes in use). */
+export const LIST_STATEMENT_CACHE = 128;
+
 class SqliteTraceStore implements TraceStore {
   readonly backend = 'sqlite' as const;
   private closed = false;
   private readonly stopPurge: () => void;
-  private readonly listStatements = new Map<string, Statement>();
+  /**
+   * Prepared list statements by SQL text: one per filter combination and page size in use (the size is literal, see
+   * `listSql`; up to 64 × 100 texts), the most recently used kept; an evicted one is prepared again when next needed.
+   */
+  private readonly listStatements = new LRUCache<string, Statement>({
+    max: LIST_STATEMENT_CACHE,
+    dispose: (_stmt, _sql, reason) => {
+      if (reason === 'evict') this.listStatementsEvicted += 1;
+    },
+  });
   private readonly counts: TraceStoreCounters = { tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 };
+  private listStatementsEvicted = 0;
   // Starts small: the first chunk reads cold pages; fast chunks double it within a few turns.
   private purgeChunk = 16;
   private readonly s;
@@ -318,7 +332,7 @@ class SqliteTraceStore implements TraceStore {
 
   async list(query?: ListTracesQuery): Promise<TracePage> {
     const q = normaliseListQuery(query);
-    const { sql, params } = listSql(q);
+    const { sql, params } = listSql(q, undefined, { literalLimit: true });
     return this.run('list', () => {
       let stmt = this.listStatements.get(sql);
       if (!stmt) {
@@ -423,9 +437,10 @@ class SqliteTraceStore implements TraceStore {
   }
 
   counters(): TraceStoreCounters {
-    if (!this.checkpointer) return { ...this.counts };
+    const counts = { ...this.counts, listStatementsEvicted: this.listStatementsEvicted };
+    if (!this.checkpointer) return counts;
     const c = this.checkpointer.counters();
-    return { ...this.counts, walCheckpoints: c.checkpoints, walCheckpointErrors: c.checkpointErrors, walFrames: c.walFrames };
+    return { ...counts, walCheckpoints: c.checkpoints, walCheckpointErrors: c.checkpointErrors, walFrames: c.walFrames };
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,8 @@ export interface TraceStoreCounters {
   purged: number;
   purgeRuns: number;
   purgeErrors: number;
+  /** SQLite: prepared list statements evicted from the bounded statement cache (prepared again when next needed). */
+  listStatementsEvicted?: number;
   /** SQLite with the background checkpointer: WAL checkpoints completed off the event loop. */
   walCheckpoints?: number;
   /** SQLite with the background checkpointer: failed checkpoints (logged). */

@@ -3,12 +3,23 @@
  * (`placeholder` renders `?` for SQLite and `$n` for Postgres). Kept apart so neither backend loads the other's driver.
  */
 import type { TraceStatus } from '../trace/model.js';
-import { emptyStatusCounts, encodeCursor, type NormalisedListQuery, type NormalisedStatsQuery } from './query.js';
+import { emptyStatusCounts, encodeCursor, MAX_LIST_LIMIT, type NormalisedListQuery, type NormalisedStatsQuery } from './query.js';
 import { toSummary } from './rows.js';
 import type { TraceBucket, TracePage } from './TraceStore.js';
 
-/** The WHERE clause of a list query, built from fixed fragments; every value is a bound parameter. */
-export function listSql(q: NormalisedListQuery, placeholder: (n: number) => string = () => '?'): { sql: string; params: unknown[] } {
+/**
+ * The SQL of a list query, built from fixed fragments; every filter value is a bound parameter.
+ *
+ * With `literalLimit` the page size is written into the SQL instead of bound (it is a validated integer, 1..100, never
+ * client text). The SQLite store needs it: SQLite built with STAT4 (as better-sqlite3 is) lets the planner look at a
+ * bound LIMIT, and re-binding such a parameter expires the statement, so every call re-prepared it — measured, a
+ * quarter of a 20-row list (24–26 µs bound vs 18–19 µs literal, 2,000 stored traces).
+ */
+export function listSql(
+  q: NormalisedListQuery,
+  placeholder: (n: number) => string = () => '?',
+  { literalLimit = false }: { literalLimit?: boolean } = {},
+): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   const bind = (value: unknown) => {
@@ -23,8 +34,14 @@ export function listSql(q: NormalisedListQuery, placeholder: (n: number) => stri
   if (q.cursor !== undefined) where.push(`(started_at, trace_id) < (${bind(q.cursor.startedAt)}, ${bind(q.cursor.traceId)})`);
   const sql =
     `SELECT trace_id, span_count, started_at, body FROM traces${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-    `ORDER BY started_at DESC, trace_id DESC LIMIT ${bind(q.limit + 1)}`;
+    `ORDER BY started_at DESC, trace_id DESC LIMIT ${literalLimit ? pageSizeLiteral(q.limit) : bind(q.limit + 1)}`;
   return { sql, params };
+}
+
+/** `limit + 1` as SQL text; refuses anything but a page size the query validation allows. */
+function pageSizeLiteral(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new RangeError(`page size out of range: ${limit}`);
+  return String(limit + 1);
 }
 
 /** A page from `limit + 1` rows of (trace_id, span_count, started_at, body). */
