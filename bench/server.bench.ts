@@ -8,25 +8,12 @@
  * of its own on 127.0.0.1.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
-import { circuitBreaker } from '../src/resilience/index.js';
-import { circuitListJson } from '../src/server/circuitJson.js';
 import { decodeOtlpJson } from '../src/server/otlpIngest.js';
-import { AgentexResponse, listen } from '../src/server/listen.js';
-import { createLogger } from '../src/server/logger.js';
-import { circuitView, startService } from '../src/server/service.js';
-import { makeTrace } from '../src/store/testing/fixtures.js';
 import { table, type BenchSuite } from './lib.js';
-
-const TOKEN = `bench-${'t'.repeat(30)}`;
+import { CASES, startServerCases, type CaseName } from './serverCases.js';
 
 const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 
@@ -76,52 +63,16 @@ const suite: BenchSuite = {
   title: 'Service: requests per second and OTLP ingest',
   async run({ smoke }) {
     const seconds = smoke ? 1 : 8;
-    const dir = mkdtempSync(path.join(tmpdir(), 'agentex-bench-server-'));
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    const svc = await startService({
-      env: { AGENTEX_API_TOKEN: TOKEN, AGENTEX_RATE_LIMIT: '100000000', AGENTEX_ADMIN_RATE_LIMIT: '1000000', AGENTEX_SAMPLE_RATE: '0.1' },
-      flags: { '--port': '0', '--sqlite-path': path.join(dir, 'bench.db') },
-      logger: createLogger('info', sink),
-    });
-    const bare = new Hono().get('/', (c) => c.text('hello'));
-    const bareServer = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: bare.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    });
-    const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/`;
-    // The floor: the same framework serving the same circuit views, rendered by the same serializer, with the same
-    // security headers (listen()) and none of the service's middleware — what the response itself costs, apart from
-    // auth, limits, logs and metrics.
-    const views = () => svc.circuits.stats().map((s) => circuitView(s, null));
-    const floor = new Hono().get('/', (c) => c.body(circuitListJson(views()), 200, { 'Content-Type': 'application/json' }));
-    const floorServer = await listen(floor, { hostname: '127.0.0.1', port: 0 });
-    const floorUrl = `http://127.0.0.1:${(floorServer.address() as AddressInfo).port}/`;
-    // The ceiling: plain node:http (no framework) sending the same bytes, rendered once before the run, with the same
-    // security headers — what no implementation of the route on this machine can beat: the response's size alone.
-    let ceilingBody = '';
-    const ceilingServer = createServer({ ServerResponse: AgentexResponse }, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(ceilingBody) });
-      res.end(ceilingBody);
-    });
-    await new Promise<void>((resolve) => ceilingServer.listen(0, '127.0.0.1', resolve));
-    const ceilingUrl = `http://127.0.0.1:${(ceilingServer.address() as AddressInfo).port}/`;
+    const servers = await startServerCases({ traces: smoke ? 50 : 2000 });
+    const { svc, ceilingBody, dir } = servers;
     try {
-      for (const name of ['exa', 'tavily', 'anthropic', 'openai', 'postgres']) svc.circuits.register(circuitBreaker({ name }));
-      await svc.store.put(Array.from({ length: smoke ? 50 : 2000 }, (_, i) => makeTrace({ userId: `u${i % 20}`, startedAt: Date.now() - i * 1000 })));
-      const headers = { authorization: `Bearer ${TOKEN}` };
-
-      ceilingBody = circuitListJson(views());
+      const headers = servers.cases.circuits.headers;
       // The machine's speed drifts by tens of percent within a minute (shared, virtualised), so the cases run in
       // rounds of equal length, each round in a rotated order, and each case's rate is the mean of its rounds.
       const rounds = smoke ? 1 : 4;
       const slice = Math.max(1, Math.round(seconds / rounds));
-      const cases = [
-        { key: 'bare', url: bareUrl, headers: {} },
-        { key: 'ceiling', url: ceilingUrl, headers: {} },
-        { key: 'floor', url: floorUrl, headers: {} },
-        { key: 'circuits', url: `${svc.url}/api/circuits`, headers },
-        { key: 'traces', url: `${svc.url}/api/traces?limit=20`, headers },
-      ] as const;
-      const perRound: Record<(typeof cases)[number]['key'], number[]> = { bare: [], ceiling: [], floor: [], circuits: [], traces: [] };
+      const cases = CASES.map((key) => ({ key, ...servers.cases[key] }));
+      const perRound: Record<CaseName, number[]> = { bare: [], ceiling: [], floor: [], circuits: [], traces: [] };
       // A warm-up second per case first (not counted): JIT compilation and the first connections stay out of the rounds.
       if (!smoke) for (const c of cases) await loadOutOfProcess(c.url, 1, c.headers);
       for (let r = 0; r < rounds; r++) {
@@ -193,11 +144,7 @@ const suite: BenchSuite = {
         ].join('\n'),
       };
     } finally {
-      await new Promise((r) => bareServer.close(r));
-      await new Promise((r) => floorServer.close(r));
-      await new Promise((r) => ceilingServer.close(r));
-      await svc.close();
-      rmSync(dir, { recursive: true, force: true });
+      await servers.close();
     }
   },
 };
