@@ -12,7 +12,7 @@ import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
 import { listen, SECURITY_HEADERS, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
-import { CircuitListSchema } from './schemas.js';
+import { CircuitListSchema, TracePageSchema } from './schemas.js';
 
 const API = 'a'.repeat(20) + '-api';
 const ADMIN = 'b'.repeat(20) + '-admin';
@@ -112,10 +112,13 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
   });
 
   it('lists traces newest first with filters and cursor pagination', async () => {
-    const page1 = (await (await call('/api/traces?user_id=alice&limit=1')).json());
+    const res1 = await call('/api/traces?user_id=alice&limit=1');
+    expect(res1.headers.get('content-type')).toBe('application/json');
+    const page1 = TracePageSchema.parse(await res1.json()); // the documented schema, field for field
     expect(page1.traces).toHaveLength(1);
-    expect(page1.traces[0].status).toBe('error');
-    const page2 = (await (await call(`/api/traces?user_id=alice&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`)).json());
+    expect(page1.traces[0]?.spanCount).toBe(stored.find((t) => t.traceId === page1.traces[0]?.traceId)?.spans.length);
+    expect(page1.traces[0]?.status).toBe('error');
+    const page2 = (await (await call(`/api/traces?user_id=alice&limit=1&cursor=${encodeURIComponent(page1.nextCursor ?? '')}`)).json());
     expect(page2.traces[0].traceId).toBe(stored[0]!.traceId);
     const errors = (await (await call('/api/traces?status=error')).json());
     expect(errors.traces.map((t: TraceRecord) => t.traceId)).toEqual([stored[1]!.traceId]);

@@ -11,6 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
+import type { JSONParsed } from 'hono/utils/types';
 import { isValidationError } from '../common/errors.js';
 import type { CircuitStats } from '../resilience/index.js';
 import type { HealthResult, TraceStore } from '../store/TraceStore.js';
@@ -296,9 +297,11 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
       request: { query: ListTracesQuerySchema },
       responses: { 200: { description: 'a page of traces', content: { 'application/json': { schema: TracePageSchema } } }, ...bad400, ...auth401, ...limited429 },
     }),
+    // The store writes the page's JSON from the stored records without parsing them (`listJson`): the same bytes
+    // `c.json(await store.list(...))` would send, at a fraction of the cost (hence the cast to the page's type).
     async (c) => {
       const q = c.req.valid('query');
-      const page = await deps.store.list({
+      const page = await deps.store.listJson({
         userId: q.user_id,
         status: q.status as never,
         agent: q.agent,
@@ -307,7 +310,7 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
         limit: q.limit,
         cursor: q.cursor,
       });
-      return c.json(page, 200);
+      return c.body(page, 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<JSONParsed<z.infer<typeof TracePageSchema>>, 200, 'json'>;
     },
   );
 

@@ -22,7 +22,7 @@ import {
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
 import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
-import { buckets, listSql, page, rangeWhere } from './sql.js';
+import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
   DEFAULT_RETENTION_MS,
@@ -297,10 +297,19 @@ class PostgresTraceStore implements TraceStore {
   }
 
   async list(query?: ListTracesQuery): Promise<TracePage> {
+    return this.listRows(query, page);
+  }
+
+  async listJson(query?: ListTracesQuery): Promise<string> {
+    return this.listRows(query, pageJson);
+  }
+
+  /** Runs a list query (`limit + 1` rows) and makes its page with `make`. */
+  private async listRows<T>(query: ListTracesQuery | undefined, make: (rows: (readonly [string, number, number, string])[], limit: number) => T): Promise<T> {
     const q = normaliseListQuery(query);
     const { sql, params } = listSql(q, dollar);
     const { rows } = await this.query<{ trace_id: string; span_count: number; started_at: number; body: string }>('list', { text: sql, values: params });
-    return page(
+    return make(
       rows.map((r) => [r.trace_id, r.span_count, r.started_at, r.body] as const),
       q.limit,
     );

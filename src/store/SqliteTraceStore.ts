@@ -26,7 +26,7 @@ import {
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
 import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
-import { buckets, listSql, page, rangeWhere } from './sql.js';
+import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import { startWalCheckpointer, type WalCheckpointer } from './WalCheckpointer.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
@@ -331,6 +331,15 @@ class SqliteTraceStore implements TraceStore {
   }
 
   async list(query?: ListTracesQuery): Promise<TracePage> {
+    return this.listRows(query, page);
+  }
+
+  async listJson(query?: ListTracesQuery): Promise<string> {
+    return this.listRows(query, pageJson);
+  }
+
+  /** Runs a list query (`limit + 1` rows) and makes its page with `make`. */
+  private listRows<T>(query: ListTracesQuery | undefined, make: (rows: [string, number, number, string][], limit: number) => T): T {
     const q = normaliseListQuery(query);
     const { sql, params } = listSql(q, undefined, { literalLimit: true });
     return this.run('list', () => {
@@ -339,8 +348,7 @@ class SqliteTraceStore implements TraceStore {
         stmt = this.db.prepare(sql).raw();
         this.listStatements.set(sql, stmt);
       }
-      const rows = stmt.all(...params) as [string, number, number, string][];
-      return page(rows, q.limit);
+      return make(stmt.all(...params) as [string, number, number, string][], q.limit);
     });
   }
 

@@ -114,6 +114,11 @@ export interface TraceStore {
   get(traceId: string): Promise<TraceRecord | null>;
   /** Traces newest first, keyset-paginated. @throws ValidationError naming the bad filter. */
   list(query?: ListTracesQuery): Promise<TracePage>;
+  /**
+   * The page `list(query)` returns, as the JSON text `JSON.stringify` gives for it, built from the stored records
+   * without parsing them (the HTTP API sends it as is). @throws ValidationError naming the bad filter.
+   */
+  listJson(query?: ListTracesQuery): Promise<string>;
   /** Counts by status and p50/p95 duration over a range. @throws ValidationError. */
   stats(query: StatsQuery): Promise<TraceStats>;
   /** Counts by status per time bucket. @throws ValidationError. */

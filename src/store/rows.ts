@@ -36,7 +36,9 @@ export interface SpanRow {
 
 /** The trace row for a validated trace with its normalised id. */
 export function toTraceRow(trace: TraceRecord, traceId: string, expiresAt: number): TraceRow {
-  const { spans, ...rest } = trace;
+  // A record may carry fields the model does not name; a `spanCount` of its own is dropped: the listed summary's
+  // spanCount is the stored span count, appended by `toSummary` / `summaryJson`.
+  const { spans, spanCount: _derived, ...rest } = trace as TraceRecord & { spanCount?: unknown };
   rest.traceId = traceId;
   return {
     traceId,
@@ -77,6 +79,17 @@ export function toSummary(body: string, spanCount: number): TraceSummary {
   const summary = JSON.parse(body) as TraceSummary;
   summary.spanCount = spanCount;
   return summary;
+}
+
+/**
+ * A listed trace as JSON text: its stored body with `"spanCount"` appended — what `JSON.stringify(toSummary(body,
+ * spanCount))` gives (the body is `JSON.stringify` output without a spanCount, see `toTraceRow`), without parsing it.
+ * A body that is not a JSON object's text goes through `toSummary`, which throws on it as `list` does.
+ */
+export function summaryJson(body: string, spanCount: number): string {
+  const n = body.length;
+  if (n > 2 && body.charCodeAt(0) === 0x7b && body.charCodeAt(n - 1) === 0x7d) return `${body.slice(0, -1)},"spanCount":${spanCount}}`;
+  return JSON.stringify(toSummary(body, spanCount));
 }
 
 /** A whole trace from its body and its spans' bodies (in recorded order). */

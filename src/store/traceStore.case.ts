@@ -219,6 +219,39 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
     ])('rejects %j naming %s', async (query, field) => {
       const store = await open();
       await expectValidation(store.list(query as never), field);
+      await expectValidation(store.listJson(query as never), field);
+    });
+
+    it('lists as JSON text byte for byte what JSON.stringify gives for the same page, cursors included', async () => {
+      const { store } = await seeded();
+      const queries = [{}, { limit: 7 }, { userId: 'alice', limit: 100 }, { userId: 7, status: 'error' as const }, { agent: 'support', limit: 3 }, { userId: 'nobody' }];
+      for (const q of queries) expect(await store.listJson(q)).toBe(JSON.stringify(await store.list(q)));
+      const first = JSON.parse(await store.listJson({ limit: 7 })) as { nextCursor: string };
+      expect(await store.listJson({ limit: 7, cursor: first.nextCursor })).toBe(JSON.stringify(await store.list({ limit: 7, cursor: first.nextCursor })));
+    });
+
+    it('lists any stored record as JSON text equal to its parsed summary (property)', async () => {
+      const store = await open();
+      await fc.assert(
+        fc.asyncProperty(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue(), { maxKeys: 5 }), fc.string({ unit: 'binary', maxLength: 40 }), async (metadata, output) => {
+          const user = `json-${randomTraceId().slice(0, 8)}`;
+          await store.put([{ ...makeTrace({ userId: user, spans: 1 }), metadata, finalOutput: output }]);
+          const json = await store.listJson({ userId: user });
+          expect(json).toBe(JSON.stringify(await store.list({ userId: user })));
+          expect((JSON.parse(json) as { traces: { metadata: unknown }[] }).traces[0]?.metadata).toEqual(JSON.parse(JSON.stringify(metadata)));
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('never lists a spanCount a record brought itself: the summary counts the stored spans', async () => {
+      const store = await open();
+      await store.put([{ ...makeTrace({ spans: 3 }), spanCount: 99, extra: 'kept' } as TraceRecord]);
+      const page = await store.list();
+      expect(page.traces[0]).toMatchObject({ spanCount: 3, extra: 'kept' });
+      const json = await store.listJson();
+      expect(json).toBe(JSON.stringify(page));
+      expect(json.match(/"spanCount"/g)).toHaveLength(1);
     });
 
     it('pages correctly for any set of start times (property)', async () => {
