@@ -329,10 +329,11 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
         ...auth401,
       },
     }),
+    // As for the list: the store writes the trace's JSON from the stored texts (`getJson`), the bytes `c.json` would send.
     async (c) => {
-      const trace = await deps.store.get(c.req.valid('param').id);
-      if (!trace) return c.json({ error: 'not_found', message: 'No trace with this id' }, 404);
-      return c.json(trace, 200);
+      const trace = await deps.store.getJson(c.req.valid('param').id);
+      if (trace === null) return c.json({ error: 'not_found', message: 'No trace with this id' }, 404);
+      return c.body(trace, 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<JSONParsed<z.infer<typeof TraceSchema>>, 200, 'json'>;
     },
   );
 

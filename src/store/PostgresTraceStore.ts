@@ -21,7 +21,7 @@ import {
   validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
+import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
 import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
@@ -290,10 +290,19 @@ class PostgresTraceStore implements TraceStore {
   }
 
   async get(traceId: string): Promise<TraceRecord | null> {
+    return this.getRow(traceId, toTrace);
+  }
+
+  async getJson(traceId: string): Promise<string | null> {
+    return this.getRow(traceId, traceJson);
+  }
+
+  /** Reads a trace's body and its spans' bodies in one statement and makes the result with `make`. */
+  private async getRow<T>(traceId: string, make: (body: string, spanBodies: string[]) => T): Promise<T | null> {
     const id = normaliseTraceId(traceId);
     const { rows } = await this.query<{ body: string; spans: string[] }>('get', { name: 'agentex_get_trace', text: GET_TRACE, values: [id] });
     const row = rows[0];
-    return row ? toTrace(row.body, row.spans) : null;
+    return row ? make(row.body, row.spans) : null;
   }
 
   async list(query?: ListTracesQuery): Promise<TracePage> {

@@ -25,7 +25,7 @@ import {
   validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow } from './rows.js';
+import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
 import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import { startWalCheckpointer, type WalCheckpointer } from './WalCheckpointer.js';
 import {
@@ -225,7 +225,7 @@ class SqliteTraceStore implements TraceStore {
   private purgeChunk = 16;
   private readonly s;
   private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => void;
-  private readonly readTrace: (traceId: string) => TraceRecord | null;
+  private readonly readTrace: <T>(traceId: string, make: (body: string, spanBodies: string[]) => T) => T | null;
   private readonly deleteChunk: (which: 'purgeTraces' | 'userTraces', arg: string | number, limit: number) => number;
 
   constructor(
@@ -266,10 +266,11 @@ class SqliteTraceStore implements TraceStore {
       }
     });
     // A read transaction: the trace row and its spans come from one snapshot, never half of a concurrent rewrite.
-    this.readTrace = db.transaction((traceId: string) => {
+    // The trace and its spans in one read transaction: a concurrent rewrite is never seen half done.
+    this.readTrace = db.transaction(<T>(traceId: string, make: (body: string, spanBodies: string[]) => T) => {
       const body = s.getTrace.get(traceId) as string | undefined;
-      return body === undefined ? null : toTrace(body, s.getSpans.all(traceId) as string[]);
-    });
+      return body === undefined ? null : make(body, s.getSpans.all(traceId) as string[]);
+    }) as <T>(traceId: string, make: (body: string, spanBodies: string[]) => T) => T | null;
     this.deleteChunk = db.transaction((which: 'purgeTraces' | 'userTraces', arg: string | number, limit: number) => {
       const ids = s[which].all(arg, limit) as string[];
       ids.sort(); // spans are clustered by trace id: sorted deletes walk the b-tree in order
@@ -327,7 +328,12 @@ class SqliteTraceStore implements TraceStore {
 
   async get(traceId: string): Promise<TraceRecord | null> {
     const id = normaliseTraceId(traceId);
-    return this.run('get', () => this.readTrace(id));
+    return this.run('get', () => this.readTrace(id, toTrace));
+  }
+
+  async getJson(traceId: string): Promise<string | null> {
+    const id = normaliseTraceId(traceId);
+    return this.run('get', () => this.readTrace(id, traceJson));
   }
 
   async list(query?: ListTracesQuery): Promise<TracePage> {

@@ -74,6 +74,33 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
     it('returns null for an unknown id', async () => {
       const store = await open();
       expect(await store.get(randomTraceId())).toBeNull();
+      expect(await store.getJson(randomTraceId())).toBeNull();
+    });
+
+    it('gets a trace as JSON text byte for byte what JSON.stringify gives for it, spans in order', async () => {
+      const store = await open();
+      const traces = [makeTrace({ spans: 0 }), makeTrace({ spans: 1 }), makeTrace({ spans: 250, payloadChars: 50 })];
+      await store.put(traces);
+      for (const t of traces) {
+        const json = await store.getJson(t.traceId.toUpperCase());
+        expect(json).toBe(JSON.stringify(await store.get(t.traceId)));
+        expect(JSON.parse(json!)).toEqual(JSON.parse(JSON.stringify(t)));
+      }
+    });
+
+    it('gets any stored record and spans as JSON text equal to the parsed trace (property)', async () => {
+      const store = await open();
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue(), { maxKeys: 4 }), { maxLength: 4 }), async (outputs) => {
+          const base = makeTrace({ spans: outputs.length });
+          const t = { ...base, spans: base.spans.map((s, i) => ({ ...s, output: outputs[i] })) };
+          await store.put([t]);
+          const json = await store.getJson(t.traceId);
+          expect(json).toBe(JSON.stringify(await store.get(t.traceId)));
+          expect((JSON.parse(json!) as TraceRecord).spans.map((s) => s.output)).toEqual(JSON.parse(JSON.stringify(outputs)));
+        }),
+        { numRuns: 30 },
+      );
     });
 
     it.each([
@@ -88,6 +115,7 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
     ])('rejects an invalid id (%s) with ValidationError', async (_label, id) => {
       const store = await open();
       await expectValidation(store.get(id as string), 'traceId');
+      await expectValidation(store.getJson(id as string), 'traceId');
     });
 
     it('is idempotent: a retried batch never duplicates, and the later version wins', async () => {
