@@ -63,6 +63,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
         tracePipeline: () => ({ stored: 3, sampledOut: 1, dropped: 0, lost: 0 }),
         cache: () => ({ hits: 5, misses: 2, evictions: 0 }),
         storeUp: () => true,
+        storeCounters: () => store.counters(),
         ready: () => true,
       },
       { defaultMetrics: false },

@@ -15,7 +15,7 @@ describe('/health', () => {
       },
     } as unknown as TraceStore;
     const metrics = createMetrics(
-      { circuits: () => [], tracePipeline: () => ({ stored: 0, sampledOut: 0, dropped: 0, lost: 0 }), cache: () => ({ hits: 0, misses: 0, evictions: 0 }), storeUp: () => up, ready: () => true },
+      { circuits: () => [], tracePipeline: () => ({ stored: 0, sampledOut: 0, dropped: 0, lost: 0 }), cache: () => ({ hits: 0, misses: 0, evictions: 0 }), storeUp: () => up, storeCounters: () => ({ tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 }), ready: () => true },
       { defaultMetrics: false },
     );
     const app = createApp({

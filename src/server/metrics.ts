@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HttpMetrics } from './app.js';
 import { FastHistogram, type HistogramSeries } from './fastHistogram.js';
+import type { TraceStoreCounters } from '../store/TraceStore.js';
 import type { RateLimiterStats } from './rateLimit.js';
 
 /** Circuit counters as the resilience registry reports them. */
@@ -30,6 +31,8 @@ export interface MetricsSources {
   tracePipeline(): TracePipelineSample;
   cache(): { hits: number; misses: number; evictions: number };
   storeUp(): boolean;
+  /** The trace store's own counters (purges, WAL checkpoints, statement cache). */
+  storeCounters(): TraceStoreCounters;
   ready(): boolean;
 }
 
@@ -122,6 +125,45 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     registers: [registry],
     collect() {
       this.set(sources.storeUp() ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_store_purged_traces_total',
+    help: 'Traces deleted by the retention purge (background and on demand)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.storeCounters().purged);
+    },
+  });
+  new Counter({
+    name: 'agentex_store_purge_errors_total',
+    help: 'Background retention purges that failed (each is logged)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.storeCounters().purgeErrors);
+    },
+  });
+  new Counter({
+    name: 'agentex_store_wal_checkpoints_total',
+    help: 'SQLite WAL checkpoints run off the event loop, by result (ok, error); absent on other stores',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.storeCounters();
+      if (c.walCheckpoints !== undefined) this.inc({ result: 'ok' }, c.walCheckpoints);
+      if (c.walCheckpointErrors !== undefined) this.inc({ result: 'error' }, c.walCheckpointErrors);
+    },
+  });
+  new Counter({
+    name: 'agentex_store_list_statements_evicted_total',
+    help: 'SQLite list statements evicted from the bounded statement cache (prepared again when next needed)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.storeCounters().listStatementsEvicted ?? 0);
     },
   });
   new Gauge({

@@ -119,6 +119,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     cache: () => state.stats().l1,
     storeUp: () => storeUp,
+    storeCounters: () => store.counters(),
     ready: () => ready,
   });
   const timedExporter: TraceExporter = {

@@ -58,6 +58,8 @@ describe('/metrics of a running service', () => {
     expect(exposition).toMatch(/^agentex_agent_runs_total\{status="success"\} 2$/m);
     expect(exposition).toMatch(/^agentex_http_requests_total\{method="GET",route="\/api\/traces\/:id",status="200"\} 1$/m);
     expect(exposition).toMatch(/^agentex_store_up 1$/m);
+    expect(exposition).toMatch(/^agentex_store_purge_errors_total 0$/m);
+    expect(exposition).toMatch(/^agentex_store_wal_checkpoints_total\{result="error"\} 0$/m);
     expect(exposition).toMatch(/^agentex_ready 1$/m);
   });
 

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { TraceStoreCounters } from '../store/TraceStore.js';
+import { createMetrics, type MetricsSources } from './metrics.js';
+
+function sources(storeCounters: TraceStoreCounters): MetricsSources {
+  return {
+    circuits: () => [],
+    tracePipeline: () => ({ stored: 0, sampledOut: 0, dropped: 0, lost: 0 }),
+    cache: () => ({ hits: 0, misses: 0, evictions: 0 }),
+    storeUp: () => true,
+    storeCounters: () => storeCounters,
+    ready: () => true,
+  };
+}
+
+describe('store counters on /metrics', () => {
+  it("exposes the store's own counters as they are at scrape time", async () => {
+    const counters: TraceStoreCounters = { tracesWritten: 40, batchesWritten: 4, purged: 12, purgeRuns: 3, purgeErrors: 1, walCheckpoints: 5, walCheckpointErrors: 2, listStatementsEvicted: 3 };
+    const metrics = createMetrics(sources(counters), { defaultMetrics: false });
+    let text = (await metrics.render()).body;
+    expect(text).toMatch(/^agentex_store_purged_traces_total 12$/m);
+    expect(text).toMatch(/^agentex_store_purge_errors_total 1$/m);
+    expect(text).toMatch(/^agentex_store_wal_checkpoints_total\{result="ok"\} 5$/m);
+    expect(text).toMatch(/^agentex_store_wal_checkpoints_total\{result="error"\} 2$/m);
+    expect(text).toMatch(/^agentex_store_list_statements_evicted_total 3$/m);
+    counters.purged = 30; // read again on the next scrape, never added twice
+    text = (await metrics.render()).body;
+    expect(text).toMatch(/^agentex_store_purged_traces_total 30$/m);
+  });
+
+  it('shows no checkpoint samples for a store without a WAL checkpointer (Postgres, in-memory SQLite)', async () => {
+    const metrics = createMetrics(sources({ tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 }), { defaultMetrics: false });
+    const text = (await metrics.render()).body;
+    expect(text).not.toMatch(/^agentex_store_wal_checkpoints_total\{/m);
+    expect(text).toMatch(/^agentex_store_list_statements_evicted_total 0$/m);
+  });
+});
