@@ -19,11 +19,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { table } from './lib.js';
-import { CASES, startServerCases, type CaseName } from './serverCases.js';
+import { autocannon, CASES, startServerCases, type CaseName, type Target } from './serverCases.js';
 
 const run = promisify(execFile);
 const self = fileURLToPath(import.meta.url);
-const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const WARMUP = 30_000;
 const MEASURED = 10_000;
 
@@ -33,14 +32,6 @@ async function serve(name: CaseName): Promise<void> {
   const servers = await startServerCases({ traces: 2000 });
   process.stdout.write(`${JSON.stringify(servers.cases[name])}\n`);
   process.once('SIGTERM', () => void servers.close().then(() => process.exit(0)));
-}
-
-async function load(target: { url: string; headers: Record<string, string> }, requests: number): Promise<void> {
-  const args = [AUTOCANNON_CLI, '-c', '20', '-a', String(requests), '-j'];
-  for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
-  const { stdout } = await run(process.execPath, [...args, target.url], { maxBuffer: 16 * 1024 * 1024 });
-  const result = JSON.parse(stdout) as { non2xx: number; errors: number };
-  if (result.non2xx + result.errors > 0) throw new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
 }
 
 async function measure(name: CaseName): Promise<number> {
@@ -57,10 +48,10 @@ async function measure(name: CaseName): Promise<number> {
       child.once('exit', (code) => reject(new Error(`the server under valgrind exited (${code}) before listening`)));
       createInterface({ input: child.stdout }).once('line', resolve);
     });
-    const target = JSON.parse(first) as { url: string; headers: Record<string, string> };
-    await load(target, WARMUP);
+    const target = JSON.parse(first) as Target;
+    await autocannon(target, { requests: WARMUP });
     await run('callgrind_control', ['-i', 'on', String(child.pid)]);
-    await load(target, MEASURED);
+    await autocannon(target, { requests: MEASURED });
     await run('callgrind_control', ['-i', 'off', String(child.pid)]);
     child.kill('SIGTERM');
     await exited;

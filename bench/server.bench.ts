@@ -7,38 +7,11 @@
  * ingest (decode + `tracer.ingest`) of the same spans — servers in this process, load from autocannon in a process
  * of its own on 127.0.0.1.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeOtlpJson } from '../src/server/otlpIngest.js';
 import { table, type BenchSuite } from './lib.js';
-import { CASES, startServerCases, type CaseName } from './serverCases.js';
-
-const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
-
-/**
- * Load from autocannon in its own process, so the load generator's work (parsing every response's headers and
- * body) does not count against the server measured. Returns requests per second (average).
- */
-function loadOutOfProcess(url: string, seconds: number, headers: Record<string, string> = {}, post?: { bodyFile: string }): Promise<number> {
-  const args = [AUTOCANNON_CLI, '-c', '20', '-d', String(seconds), '-j'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
-  if (post) args.push('-m', 'POST', '-i', post.bodyFile);
-  args.push(url);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) return reject(new Error(`autocannon failed for ${url}: ${err.message}`));
-      try {
-        const result = JSON.parse(stdout) as { requests: { average: number }; non2xx: number; errors: number };
-        if (result.non2xx + result.errors > 0) return reject(new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`));
-        resolve(result.requests.average);
-      } catch (parseErr) {
-        reject(new Error(`autocannon output for ${url} is not JSON`, { cause: parseErr }));
-      }
-    });
-  });
-}
+import { autocannon, CASES, startServerCases, type CaseName } from './serverCases.js';
 
 function otlpBody(spans: number): string {
   const now = Date.now();
@@ -74,11 +47,11 @@ const suite: BenchSuite = {
       const cases = CASES.map((key) => ({ key, ...servers.cases[key] }));
       const perRound: Record<CaseName, number[]> = { bare: [], ceiling: [], floor: [], circuits: [], traces: [] };
       // A warm-up second per case first (not counted): JIT compilation and the first connections stay out of the rounds.
-      if (!smoke) for (const c of cases) await loadOutOfProcess(c.url, 1, c.headers);
+      if (!smoke) for (const c of cases) await autocannon(c, { seconds: 1 });
       for (let r = 0; r < rounds; r++) {
         for (let i = 0; i < cases.length; i++) {
           const c = cases[(i + r) % cases.length]!;
-          perRound[c.key].push(await loadOutOfProcess(c.url, slice, c.headers));
+          perRound[c.key].push(await autocannon(c, { seconds: slice }));
         }
       }
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -98,7 +71,7 @@ const suite: BenchSuite = {
       const parsed = JSON.parse(body) as unknown;
       let directSpans = 0;
       let ingestRequestsPerSec = 0;
-      const ingest = (s: number) => loadOutOfProcess(`${svc.url}/v1/traces`, s, { ...headers, 'content-type': 'application/json' }, { bodyFile });
+      const ingest = (s: number) => autocannon({ url: `${svc.url}/v1/traces`, headers: { ...headers, 'content-type': 'application/json' } }, { seconds: s }, { bodyFile });
       if (!smoke) await ingest(1);
       for (let r = 0; r < rounds; r++) {
         ingestRequestsPerSec += (await ingest(slice)) / rounds;

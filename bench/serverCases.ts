@@ -4,14 +4,17 @@
  * framework (the baseline), the ceiling (plain node:http sending the circuits body rendered once, with the same
  * security headers: what the response's size alone allows) and the floor (the same framework rendering the same
  * circuit views per request with the same security headers and no middleware). Used by `server.bench.ts`
- * (requests per second) and `instructions.ts` (instructions per request under callgrind).
+ * (requests per second) and `instructions.ts` (instructions per request under callgrind), with load from
+ * {@link autocannon}.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { circuitBreaker } from '../src/resilience/index.js';
@@ -23,13 +26,45 @@ import { makeTrace } from '../src/store/testing/fixtures.js';
 
 export const BENCH_TOKEN = `bench-${'t'.repeat(30)}`;
 
+const AUTOCANNON_CLI = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
+
+/** Where a load goes: a URL on 127.0.0.1 and the headers every request carries. */
+export interface Target {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Load from autocannon (20 connections) in a process of its own, so the load generator's work (parsing every
+ * response's headers and body) does not count against the server measured: for `seconds`, or for a fixed number of
+ * `requests`. Resolves with the mean requests per second; rejects on any non-2xx answer or socket error.
+ */
+export function autocannon(target: Target, run: { seconds: number } | { requests: number }, post?: { bodyFile: string }): Promise<number> {
+  const args = [AUTOCANNON_CLI, '-c', '20', '-j', ...('seconds' in run ? ['-d', String(run.seconds)] : ['-a', String(run.requests)])];
+  for (const [k, v] of Object.entries(target.headers)) args.push('-H', `${k}=${v}`);
+  if (post) args.push('-m', 'POST', '-i', post.bodyFile);
+  args.push(target.url);
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+      if (err) return reject(new Error(`autocannon failed for ${target.url}: ${err.message}`));
+      try {
+        const result = JSON.parse(stdout) as { requests: { average: number }; non2xx: number; errors: number };
+        if (result.non2xx + result.errors > 0) return reject(new Error(`${target.url}: ${result.non2xx} non-2xx, ${result.errors} errors`));
+        resolve(result.requests.average);
+      } catch (parseErr) {
+        reject(new Error(`autocannon output for ${target.url} is not JSON`, { cause: parseErr }));
+      }
+    });
+  });
+}
+
 export const CASES = ['bare', 'ceiling', 'floor', 'circuits', 'traces'] as const;
 export type CaseName = (typeof CASES)[number];
 
 export interface ServerCases {
   svc: RunningService;
   /** Where each case is served, and the headers its requests carry. */
-  cases: Record<CaseName, { url: string; headers: Record<string, string> }>;
+  cases: Record<CaseName, Target>;
   /** The circuits body the ceiling sends. */
   ceilingBody: string;
   /** The bench directory (SQLite file, request bodies); removed by close(). */
