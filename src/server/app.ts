@@ -14,6 +14,7 @@ import { matchedRoutes } from 'hono/route';
 import type { JSONParsed } from 'hono/utils/types';
 import { isValidationError } from '../common/errors.js';
 import type { CircuitStats } from '../resilience/index.js';
+import { parseTime } from '../store/query.js';
 import type { HealthResult, TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
 import { requestAuth, requireRole, type Tokens } from './auth.js';
@@ -362,10 +363,12 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const stats = await deps.store.stats({ since: q.since, until: q.until });
-      const span = Date.parse(q.until) - Date.parse(q.since);
-      const bucketMs = q.bucket_ms !== undefined ? Number(q.bucket_ms) : Math.max(1000, Math.ceil(span / 60 / 1000) * 1000);
-      const series = await deps.store.timeseries({ since: q.since, until: q.until, bucketMs });
+      // One parser and one set of bounds for every time parameter: the store's (a ValidationError is a 400).
+      const since = parseTime(q.since, 'since');
+      const until = parseTime(q.until, 'until');
+      const bucketMs = q.bucket_ms !== undefined ? Number(q.bucket_ms) : Math.max(1000, Math.ceil((until - since) / 60 / 1000) * 1000);
+      const stats = await deps.store.stats({ since, until });
+      const series = await deps.store.timeseries({ since, until, bucketMs });
       return c.json({ stats: stats as unknown as Record<string, unknown>, series: series as unknown as Record<string, unknown>[] }, 200);
     },
   );
