@@ -63,6 +63,21 @@ describe.skipIf(!PG_URL)('PostgresL2Store', () => {
     createPeer: async () => createL2Store({ url: PG_URL!, schema: last!.schema, logger: quiet }),
   });
 
+  // #16.11: a burst larger than the pool used to wait in pg's pool queue, where connectionTimeoutMs also applies, and
+  // failed with "timeout exceeded when trying to connect" once the machine was busy. Queued in the store, the wait
+  // for a free connection is not a connect timeout, however short the timeout and however long the queue.
+  it('serves a burst far larger than the pool without a connect timeout', async () => {
+    const s = await createTestSchema(PG_URL!, 'l2burst');
+    schemas.push(s);
+    const l2 = await createPostgresL2Store({ url: PG_URL!, schema: s.schema, maxConnections: 2, connectionTimeoutMs: 500, logger: quiet });
+    try {
+      await Promise.all(Array.from({ length: 600 }, (_, i) => l2.set('search', `burst-${i}`, String(i), 60_000)));
+      expect((await l2.get('search', 'burst-599'))?.value).toBe('599');
+    } finally {
+      await l2.close();
+    }
+  }, 60_000);
+
   it('refuses a newer schema, fails clearly when unreachable, validates options', async () => {
     const s = await createTestSchema(PG_URL!, 'l2newer');
     schemas.push(s);

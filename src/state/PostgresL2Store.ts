@@ -2,6 +2,7 @@
 import pg from 'pg';
 import type { Pool, PoolConfig } from 'pg';
 import { InvalidOptionsError } from '../common/errors.js';
+import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from '../store/errors.js';
 import { migratePostgres, type Migration } from '../store/migrations.js';
@@ -14,15 +15,23 @@ export interface PostgresL2StoreOptions {
   pool?: Pool;
   /** Schema to create (if missing) and use via search_path. Only with `url`. */
   schema?: string;
-  /** Pool size. Default 5. */
+  /** Pool size, and how many queries run at once (the rest wait in this store's queue). Default 5. */
   maxConnections?: number;
-  /** Connection wait, ms. Default 2000. */
+  /** How long opening one connection may take, ms. Default 2000. Time spent waiting for a free connection is not counted. */
   connectionTimeoutMs?: number;
   /** Server-side statement timeout, ms. Default 5000. */
   statementTimeoutMs?: number;
   /** Where idle-connection failures are reported. Default: stderr. */
   logger?: StateLogger;
 }
+
+/**
+ * Queries waiting for a connection, at most; beyond it a query fails at once with `StoreUnavailableError`.
+ * The store queues them itself (`bulkhead`) rather than in pg's pool, whose `connectionTimeoutMillis` also times out
+ * a wait for a busy pool: a burst of writes then failed with "timeout exceeded when trying to connect" though no
+ * connection was slow to open.
+ */
+export const MAX_QUEUED_QUERIES = 10_000;
 
 export const POSTGRES_STATE_MIGRATIONS: readonly Migration[] = [
   {
@@ -76,7 +85,8 @@ export async function createPostgresL2Store(options: PostgresL2StoreOptions): Pr
     if (err instanceof Error && err.name === 'SchemaVersionError') throw err;
     throw new StoreUnavailableError('postgres', 'open', err);
   }
-  return new PostgresL2Store(pool, !given, () => pool.off('error', onError));
+  const gate = bulkhead({ maxConcurrent: maxConnections, maxQueue: MAX_QUEUED_QUERIES });
+  return new PostgresL2Store(pool, gate, !given, () => pool.off('error', onError));
 }
 
 class PostgresL2Store implements L2Store {
@@ -85,6 +95,7 @@ class PostgresL2Store implements L2Store {
 
   constructor(
     private readonly pool: Pool,
+    private readonly gate: BulkheadPolicy,
     private readonly owned: boolean,
     private readonly detach: () => void,
   ) {}
@@ -92,7 +103,7 @@ class PostgresL2Store implements L2Store {
   private async query(operation: string, config: pg.QueryConfig): Promise<pg.QueryResult> {
     if (this.closed) throw new StoreClosedError('postgres');
     try {
-      return await this.pool.query(config);
+      return await this.gate.execute(() => this.pool.query(config));
     } catch (err) {
       throw new StoreUnavailableError('postgres', operation, err);
     }
