@@ -63,6 +63,20 @@ describe.skipIf(!PG_URL)('PostgresTraceStore', () => {
       expect((err as Error).message).toMatch(/version 7.*up to version 1/);
     });
 
+    // #16.11: a burst wider than the pool waits in the store's queue, where a connect timeout does not apply.
+    it('serves a burst of writes and reads far wider than the pool without a connect timeout', async () => {
+      const s = await fresh('burst');
+      const store = await createPostgresTraceStore({ url, schema: s.schema, purgeIntervalMs: 0, maxConnections: 2, connectionTimeoutMs: 500, logger: quiet });
+      try {
+        const traces = Array.from({ length: 200 }, () => makeTrace({ userId: 'burst' }));
+        await Promise.all(traces.map((t) => store.put([t])));
+        const found = await Promise.all(traces.map((t) => store.get(t.traceId)));
+        expect(found.every((t, i) => t?.traceId === traces[i]!.traceId)).toBe(true);
+      } finally {
+        await store.close();
+      }
+    }, 60_000);
+
     it('works on a pool the caller owns and leaves it open', async () => {
       const store = await createPostgresTraceStore({ pool: shared.pool, purgeIntervalMs: 0 });
       await store.put([makeTrace()]);

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
+import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import type { TraceRecord, TraceStatus } from '../trace/model.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from './errors.js';
@@ -52,11 +53,11 @@ export interface PostgresTraceStoreOptions {
   pool?: Pool;
   /** Schema to create (if missing) and use, via the pool's search_path. Only with `url`. Default: the server's. */
   schema?: string;
-  /** Pool size. Default 10. */
+  /** Pool size, and how many statements or write transactions run at once (the rest wait in the store's queue). Default 10. */
   maxConnections?: number;
   /** Per-statement timeout in ms, enforced by the server. Default 30000. */
   statementTimeoutMs?: number;
-  /** How long to wait for a connection, in ms. Default 5000. */
+  /** How long opening one connection may take, in ms (waiting for a free one is not counted). Default 5000. */
   connectionTimeoutMs?: number;
   /** How long a trace is kept after it is written, in ms. Default 7 days. */
   retentionMs?: number;
@@ -196,8 +197,15 @@ export async function createPostgresTraceStore(options: PostgresTraceStoreOption
     if (err instanceof Error && err.name === 'SchemaVersionError') throw err;
     throw new StoreUnavailableError('postgres', 'open', err);
   }
-  return new PostgresTraceStore(pool, owned, o, () => pool.off('error', onPoolError));
+  const gate = bulkhead({ maxConcurrent: o.maxConnections, maxQueue: MAX_QUEUED_STATEMENTS });
+  return new PostgresTraceStore(pool, gate, owned, o, () => pool.off('error', onPoolError));
 }
+
+/**
+ * Statements waiting for a connection, at most; beyond it one fails at once with `StoreUnavailableError`. The store
+ * queues them itself (`bulkhead`): pg's pool would apply `connectionTimeoutMillis` to a wait for a busy pool too.
+ */
+export const MAX_QUEUED_STATEMENTS = 10_000;
 
 const UPSERT_TRACES = `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[], $9::int8[], $10::text[])
@@ -226,6 +234,7 @@ class PostgresTraceStore implements TraceStore {
 
   constructor(
     private readonly pool: Pool,
+    private readonly gate: BulkheadPolicy,
     private readonly owned: boolean,
     private readonly o: Resolved,
     private readonly detach: () => void,
@@ -236,7 +245,7 @@ class PostgresTraceStore implements TraceStore {
   private async query<R extends pg.QueryResultRow>(operation: string, config: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new StoreClosedError('postgres');
     try {
-      return await this.pool.query<R>(config);
+      return await this.gate.execute(() => this.pool.query<R>(config));
     } catch (err) {
       throw new StoreUnavailableError('postgres', operation, err);
     }
@@ -271,22 +280,28 @@ class PostgresTraceStore implements TraceStore {
         [sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body].forEach((v, i) => s[i]!.push(v)),
       );
     }
-    let client: PoolClient | undefined;
-    try {
-      client = await this.pool.connect();
-      await client.query('BEGIN');
-      await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: t });
-      await client.query({ name: 'agentex_delete_spans', text: DELETE_SPANS, values: [t[0]] });
-      if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
-      await client.query('COMMIT');
-      this.counts.batchesWritten++;
-      this.counts.tracesWritten += chunk.length;
-    } catch (err) {
-      await client?.query('ROLLBACK').catch(() => undefined);
-      throw new StoreUnavailableError('postgres', 'put', err);
-    } finally {
-      client?.release();
-    }
+    await this.gate
+      .execute(async () => {
+        let client: PoolClient | undefined;
+        try {
+          client = await this.pool.connect();
+          await client.query('BEGIN');
+          await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: t });
+          await client.query({ name: 'agentex_delete_spans', text: DELETE_SPANS, values: [t[0]] });
+          if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
+          await client.query('COMMIT');
+          this.counts.batchesWritten++;
+          this.counts.tracesWritten += chunk.length;
+        } catch (err) {
+          await client?.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client?.release();
+        }
+      })
+      .catch((err: unknown) => {
+        throw new StoreUnavailableError('postgres', 'put', err);
+      });
   }
 
   async get(traceId: string): Promise<TraceRecord | null> {
