@@ -44,10 +44,35 @@ export function readHtml(html: string): HtmlDocument {
   let openName = '';
   let openCounted = false;
 
+  // Adjacent text runs (the tokenizer splits text at every stray '<') are joined as one slice of the input.
+  let runStart = -1;
+  let runEnd = -1;
+  const flush = () => {
+    if (runStart >= 0) out.push(input.slice(runStart, runEnd));
+    runStart = -1;
+  };
+  const push = (text: string) => {
+    // A paragraph break right after another adds nothing (runs of blank lines collapse to one anyway).
+    if (text === '\n\n' && runStart < 0 && out[out.length - 1] === '\n\n') return;
+    flush();
+    out.push(text);
+  };
+  const emitRange = (start: number, end: number) => {
+    if (inTitle) {
+      if (!titleDone) titleParts.push(input.slice(start, end));
+    } else if (droppedOpen === 0) {
+      if (runStart >= 0 && runEnd === start) runEnd = end;
+      else {
+        flush();
+        runStart = start;
+        runEnd = end;
+      }
+    }
+  };
   const emit = (text: string) => {
     if (inTitle) {
       if (!titleDone) titleParts.push(text);
-    } else if (droppedOpen === 0) out.push(text);
+    } else if (droppedOpen === 0) push(text);
   };
   const close = (name: string) => {
     const n = dropped.get(name) ?? 0;
@@ -60,7 +85,7 @@ export function readHtml(html: string): HtmlDocument {
   const none = () => undefined;
 
   const callbacks: TokenizerCallbacks = {
-    ontext: (start, end) => emit(input.slice(start, end)),
+    ontext: emitRange,
     ontextentity: (codepoint) => emit(String.fromCodePoint(codepoint)),
     onopentagname: (start, end) => {
       openName = name(start, end);
@@ -81,9 +106,9 @@ export function readHtml(html: string): HtmlDocument {
         return;
       }
       if (droppedOpen > 0) return;
-      if (openName === 'br' || openName === 'hr') out.push('\n');
-      else if (openName === 'li') out.push('\n- ');
-      else if (BLOCKS.has(openName)) out.push('\n\n');
+      if (openName === 'br' || openName === 'hr') push('\n');
+      else if (openName === 'li') push('\n- ');
+      else if (BLOCKS.has(openName)) push('\n\n');
     },
     onselfclosingtag: () => {
       // `<svg/>`, `<iframe/>`: nothing inside, nothing to skip.
@@ -103,9 +128,9 @@ export function readHtml(html: string): HtmlDocument {
         return;
       }
       if (droppedOpen > 0) return;
-      if (tag === 'td' || tag === 'th') out.push('\t');
-      else if (tag === 'br') out.push('\n');
-      else if (BLOCKS.has(tag)) out.push('\n\n');
+      if (tag === 'td' || tag === 'th') push('\t');
+      else if (tag === 'br') push('\n');
+      else if (BLOCKS.has(tag)) push('\n\n');
     },
     onopentagend: none,
     onattribdata: none,
@@ -121,6 +146,7 @@ export function readHtml(html: string): HtmlDocument {
   const tokenizer = new Tokenizer({ xmlMode: false, decodeEntities: true }, callbacks);
   tokenizer.write(input);
   tokenizer.end();
+  flush();
 
   const text = out
     .join('')
