@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context, TypedResponse } from 'hono';
 import type { JSONParsed } from 'hono/utils/types';
+import { parseTime } from '../../store/query.js';
 import { ListTracesQuerySchema, StatsQuerySchema, TracePageSchema, TraceSchema } from '../schemas.js';
 import { adminRoute, BAD_400, NOT_FOUND_404, readRoute, type RouteContext } from './route.js';
 
@@ -69,10 +70,12 @@ export function traceRoutes({ app, deps, guards }: RouteContext): void {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const stats = await deps.store.stats({ since: q.since, until: q.until });
-      const span = Date.parse(q.until) - Date.parse(q.since);
-      const bucketMs = q.bucket_ms !== undefined ? Number(q.bucket_ms) : Math.max(1000, Math.ceil(span / 60 / 1000) * 1000);
-      const series = await deps.store.timeseries({ since: q.since, until: q.until, bucketMs });
+      // One parser and one set of bounds for every time parameter: the store's (a ValidationError is a 400).
+      const since = parseTime(q.since, 'since');
+      const until = parseTime(q.until, 'until');
+      const bucketMs = q.bucket_ms !== undefined ? Number(q.bucket_ms) : Math.max(1000, Math.ceil((until - since) / 60 / 1000) * 1000);
+      const stats = await deps.store.stats({ since, until });
+      const series = await deps.store.timeseries({ since, until, bucketMs });
       return c.json({ stats: stats as unknown as Record<string, unknown>, series: series as unknown as Record<string, unknown>[] }, 200);
     },
   );
