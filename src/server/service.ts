@@ -153,6 +153,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     ],
     onCall: (e) => metrics.observeTool(e.tool, e.ok, e.durationMs / 1000),
   });
+  metrics.registerTools(tools.names());
 
   const app = createApp({
     config,
