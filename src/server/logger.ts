@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs (pino). Authorization headers, cookies, tokens and bodies are censored by path; given a
  * redactor (the service passes one built from the same rules as its traces, configured keys and patterns included),
- * every logged object and child binding is redacted by key and shape, and the message text by shape.
+ * every logged object is redacted by key and shape, and the message text by shape.
  * Request logs carry method, route, status, duration, request id and trace id — never raw bodies.
  */
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
@@ -28,7 +28,7 @@ export const LOG_REDACT_PATHS = [
 
 /**
  * Creates the service logger. Pass a destination stream in tests to capture lines, and a redactor to apply its rules
- * to every line (pino's `formatters.log`/`bindings` for logged objects, `hooks.logMethod` for the message).
+ * to every line (pino's `formatters.log` for logged objects, `hooks.logMethod` for the message).
  */
 export function createLogger(level: LoggerOptions['level'] = 'info', destination?: DestinationStream, redactor?: Redactor): Logger {
   const options: LoggerOptions = {
@@ -39,8 +39,9 @@ export function createLogger(level: LoggerOptions['level'] = 'info', destination
     ...(redactor
       ? {
           formatters: {
+            // Child bindings do not pass through here (pino resets the bindings formatter for children): bind only
+            // fields our code controls, and log anything from outside as the logged object.
             log: (object: Record<string, unknown>) => redactor.redact(object) as Record<string, unknown>,
-            bindings: (bindings: Record<string, unknown>) => redactor.redact(bindings) as Record<string, unknown>,
           },
           // The message and its interpolation arguments; the finished line is not rewritten (a rule could break its JSON).
           hooks: {

@@ -57,6 +57,8 @@ export interface RunningService {
   tracer: Tracer;
   circuits: CircuitRegistry;
   metrics: ServiceMetrics;
+  /** The service's logger: its lines go through the same redaction rules as its traces. */
+  logger: Logger;
   /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -247,7 +249,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { url, config, tokens, store, state, tracer, circuits, metrics, close };
+  return { url, config, tokens, store, state, tracer, circuits, metrics, logger, close };
 }
 
 /** The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change. */
