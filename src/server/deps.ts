@@ -40,11 +40,15 @@ export interface AgentRunRequest {
   userId?: string | number | undefined;
   agent?: string | undefined;
   system?: string | undefined;
+  /** The caller's trace to join, from a valid W3C `traceparent` header. */
+  parent?: { traceId: string; parentSpanId: string } | undefined;
 }
 
 export interface AgentRunResponse {
   output: string;
   traceId: string;
+  /** The run's W3C `traceparent`, sent back as the response header ('' = none). */
+  traceparent?: string | undefined;
   status: 'running' | 'success' | 'error' | 'timeout';
   iterations: number;
 }

@@ -28,7 +28,8 @@ import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js'
 import { createApp, type CircuitView } from './app.js';
 import { resolveTokens, type Tokens } from './auth.js';
 import { ConfigError, loadConfig, type Config, type LoadConfigInput } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, logRun, type Logger } from './logger.js';
+import { otlpExporter } from '../trace/exporters/otlp.js';
 import { listen, serverUrl } from './listen.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 
@@ -55,6 +56,13 @@ export interface RunningService {
   metrics: ServiceMetrics;
   /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The collector's traces URL: `AGENTEX_OTLP_ENDPOINT` as given, or with `/v1/traces` when it has no path. */
+export function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
+  return url.toString();
 }
 
 /** Picks the model provider the configuration names, or none (the run route then answers 503). */
@@ -115,7 +123,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     circuits: () => circuits.stats(),
     tracePipeline: () => {
       const s = late.tracer?.stats();
-      return { stored: s?.processor.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: s?.processor.lost ?? 0 };
+      // The store's own counts: a collector that is down (forwarding) must not read as traces lost from the store.
+      const stored = s?.processor.exporters[storeExporter.name];
+      return { stored: stored?.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: stored?.lost ?? 0 };
     },
     cache: () => state.stats().l1,
     storeUp: () => storeUp,
@@ -130,8 +140,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       metrics.observeStoreWrite((performance.now() - started) / 1000);
     },
   };
+  const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: 'otlp-forward' }) : null;
   const tracer = createTracer({
-    exporters: [timedExporter],
+    exporters: forward ? [timedExporter, forward] : [timedExporter],
     sampleRate: config.sampleRate,
     slowThresholdMs: config.slowTraceMs,
     metadata: { serviceName: 'agentex', labelPrefix: config.labelPrefix },
@@ -165,8 +176,15 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     ingest: (traces) => tracer.ingest(traces),
     runAgent: provider
-      ? async (req, signal) =>
-          runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, provider, tools, signal, tracer, memory })
+      ? async (req, signal) => {
+          const started = performance.now();
+          const result = await runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, parent: req.parent, provider, tools, signal, tracer, memory });
+          // Names and user ids pass the trace redactor, as in the stored trace.
+          const userId = typeof req.userId === 'string' ? tracer.redactor.redactString(req.userId) : (req.userId ?? null);
+          const agent = tracer.redactor.redactString(req.agent ?? 'agent');
+          logRun(logger, { ...result, agent, userId, durationMs: performance.now() - started });
+          return result;
+        }
       : undefined,
     metrics,
     // Conversations are keyed by the user id's text form, so this also covers numeric ids.
@@ -196,7 +214,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   }, 15_000);
   healthTimer.unref();
   ready = true;
-  logger.info({ url, backend: store.backend, provider: baseProvider?.name ?? null, search: searchClients.map((c) => c.name) }, 'agentex listening');
+  // The collector by origin only: its path or query could carry a credential.
+  const forwardTo = config.otlpEndpoint ? new URL(config.otlpEndpoint).origin : null;
+  logger.info({ url, backend: store.backend, provider: baseProvider?.name ?? null, search: searchClients.map((c) => c.name), forwardTo }, 'agentex listening');
 
   if (options.printBanner) {
     const lines = [`\n  AgentEx is running at ${url}`, `  Dashboard: ${url}/?token=${tokens.generated.api ? tokens.api : '<AGENTEX_API_TOKEN>'}`];
