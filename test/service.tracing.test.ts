@@ -2,7 +2,8 @@
  * The service's traces out and through, end to end on 127.0.0.1: `POST /api/agent/run` joins a caller's W3C trace
  * (headers written and read by the official OpenTelemetry propagator), answers with the run's `traceparent`, forwards
  * kept runs to a collector (`AGENTEX_OTLP_ENDPOINT` / `AGENTEX_OTLP_HEADERS`) with GenAI attributes and no secret, and
- * writes one log line per run, kept or sampled out, without the message or the answer.
+ * writes one log line per run, kept or sampled out, without the message or the answer; and failing store writes
+ * (broken inside SQLite on the service's own file while its ping still answers) show on /health, /metrics and in the log.
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { context, propagation, ROOT_CONTEXT, trace as otelTrace, TraceFlags, type TextMapGetter } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type EmulatorSet } from '../src/emulators/index.js';
@@ -166,4 +168,38 @@ describe('traces out and through', () => {
     expect(logText).not.toContain(COLLECTOR_KEY);
     expect(logText).not.toContain(USER_SECRET);
   });
+
+  it('shows failing store writes on /health, /metrics and in the log while the store still answers pings, and recovers by itself', async () => {
+    const health = async () => (await (await fetch(`${svc.url}/health`)).json()) as { status: string; store: string };
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${svc.url}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    };
+    expect(await health()).toMatchObject({ status: 'healthy', store: 'ok' });
+    expect(await metric('agentex_store_write_errors_total')).toBe(0);
+
+    // Writes start failing inside SQLite on the service's own file; reads (the ping) keep working.
+    const saboteur = new Database(path.join(dir, 'traces.db'));
+    saboteur.exec("CREATE TRIGGER break_writes BEFORE INSERT ON traces BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END;");
+    emu.anthropic.enqueue({ text: 'not stored' });
+    await run({ message: 'one' }, { traceparent: callerHeader('4bf92f3577b34da6a000000000000002').header });
+    await svc.tracer.forceFlush(); // the processor's three attempts all fail
+    expect(await metric('agentex_store_write_errors_total')).toBe(3);
+    expect(await metric('agentex_store_up')).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100)); // past the /health ping cache
+    expect(await health()).toMatchObject({ status: 'degraded', store: 'write_failing' });
+    expect(logText).toMatch(/"level":50[^\n]*"code":"SQLITE_CONSTRAINT_TRIGGER"[^\n]*trace store writes failing/);
+
+    saboteur.exec('DROP TRIGGER break_writes');
+    saboteur.close();
+    emu.anthropic.enqueue({ text: 'stored again' });
+    await run({ message: 'two' }, { traceparent: callerHeader('4bf92f3577b34da6a000000000000003').header });
+    await svc.tracer.forceFlush();
+    expect(await svc.store.get('4bf92f3577b34da6a000000000000003')).not.toBeNull();
+    expect(await metric('agentex_store_up')).toBe(1);
+    expect(await metric('agentex_store_write_errors_total')).toBe(3);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await health()).toMatchObject({ status: 'healthy', store: 'ok' });
+    expect(logText).toContain('trace store writes recovered');
+  }, 60_000);
 });

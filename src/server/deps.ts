@@ -76,4 +76,9 @@ export interface ServiceDeps {
   eraseUserState?: ((userId: string) => Promise<void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
+  /**
+   * Recent trace-store writes: `failing` once several consecutive writes failed, until one succeeds. Absent = only
+   * the store's ping decides its health.
+   */
+  storeWrites?(): 'ok' | 'failing';
 }

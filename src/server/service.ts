@@ -15,6 +15,7 @@ import { createL2Store } from '../state/createL2Store.js';
 import { createStateManager, type StateManager } from '../state/StateManager.js';
 import { createTraceStore } from '../store/createTraceStore.js';
 import { createTraceStoreExporter } from '../store/TraceStoreExporter.js';
+import { createWriteHealth, trackWrites } from '../store/WriteHealth.js';
 import type { TraceStore } from '../store/TraceStore.js';
 import { datetimeTool } from '../tools/datetime.js';
 import { readUrlTool } from '../tools/readUrl.js';
@@ -116,6 +117,13 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     logger.warn({ circuit: e.name, from: e.from, to: e.to, reason: e.reason }, 'circuit state changed');
   });
 
+  // Writes that fail while the store still answers its ping (unwritable WAL, full disk) must show in /health and
+  // /metrics: degraded after consecutive failures, healthy again on the next successful write.
+  const writeHealth = createWriteHealth();
+  writeHealth.onChange((change) => {
+    if (change.state === 'degraded') logger.error({ consecutiveFailures: change.consecutiveFailures, code: change.code, error: change.message }, 'trace store writes failing: store degraded');
+    else logger.info({ failedWrites: change.failedWrites }, 'trace store writes recovered');
+  });
   // Metrics read the tracer lazily: the tracer is created right below.
   const late: { tracer?: Tracer } = {};
   const storeExporter = createTraceStoreExporter(store, { logger });
@@ -128,18 +136,22 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       return { stored: stored?.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: stored?.lost ?? 0 };
     },
     cache: () => state.stats().l1,
-    storeUp: () => storeUp,
+    storeUp: () => storeUp && !writeHealth.snapshot().degraded,
+    storeWriteErrors: () => writeHealth.snapshot().errors,
     storeCounters: () => store.counters(),
     ready: () => ready,
   });
-  const timedExporter: TraceExporter = {
-    name: storeExporter.name,
-    async export(batch, signal) {
-      const started = performance.now();
-      await storeExporter.export(batch, signal);
-      metrics.observeStoreWrite((performance.now() - started) / 1000);
+  const timedExporter: TraceExporter = trackWrites(
+    {
+      name: storeExporter.name,
+      async export(batch, signal) {
+        const started = performance.now();
+        await storeExporter.export(batch, signal);
+        metrics.observeStoreWrite((performance.now() - started) / 1000);
+      },
     },
-  };
+    writeHealth,
+  );
   const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: 'otlp-forward' }) : null;
   const tracer = createTracer({
     exporters: forward ? [timedExporter, forward] : [timedExporter],
@@ -190,6 +202,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     // Conversations are keyed by the user id's text form, so this also covers numeric ids.
     eraseUserState: (userId) => state.conversations.clear(userId),
     isReady: () => ready,
+    storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
   });
 
   let server: Awaited<ReturnType<typeof listen>>;

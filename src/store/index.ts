@@ -32,3 +32,5 @@ export type {
   TraceStoreCounters,
   StoreLogger,
 } from './TraceStore.js';
+export { createWriteHealth, trackWrites, WriteHealth, DEFAULT_WRITE_FAILURE_THRESHOLD } from './WriteHealth.js';
+export type { WriteHealthOptions, WriteHealthSnapshot, WriteHealthChange } from './WriteHealth.js';
