@@ -165,6 +165,10 @@ describe('traces out and through', () => {
     expect(typeof quiet.durationMs).toBe('number');
     expect(runs.find((l) => l.traceId === KEPT_TRACE)).toMatchObject({ agent: 'support', kept: true, inputTokens: 42 });
     expect(logText).not.toContain('nobody should log');
+    // What is next to the SQLite file was said at start (before the file was opened).
+    const files = lines.find((l) => l.msg === 'sqlite files')!;
+    expect(files.path).toBe(path.join(dir, 'traces.db'));
+    expect(typeof files.freeBytes).toBe('number');
     expect(logText).not.toContain(COLLECTOR_KEY);
     expect(logText).not.toContain(USER_SECRET);
   });

@@ -16,6 +16,7 @@ import { createStateManager, type StateManager } from '../state/StateManager.js'
 import { createTraceStore } from '../store/createTraceStore.js';
 import { createTraceStoreExporter } from '../store/TraceStoreExporter.js';
 import { createWriteHealth, trackWrites } from '../store/WriteHealth.js';
+import { inspectSqliteFiles } from '../store/sqliteFiles.js';
 import type { TraceStore } from '../store/TraceStore.js';
 import { datetimeTool } from '../tools/datetime.js';
 import { readUrlTool } from '../tools/readUrl.js';
@@ -101,6 +102,12 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   let ready = false;
   let storeUp = true;
 
+  if (!config.databaseUrl) {
+    // Said before the file is opened: a -shm that cannot grow kills the process with SIGBUS and no log line.
+    const files = inspectSqliteFiles(config.sqlitePath);
+    logger.info({ path: files.path, freeBytes: files.freeBytes, files: files.files }, 'sqlite files');
+    for (const warning of files.warnings) logger.warn({ path: files.path }, `sqlite: ${warning}`);
+  }
   const store = await createTraceStore({
     databaseUrl: config.databaseUrl ?? config.sqlitePath,
     retentionMs: config.traceTtlDays * 24 * 60 * 60 * 1000,

@@ -1,0 +1,48 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSqliteTraceStore } from './SqliteTraceStore.js';
+import { inspectSqliteFiles } from './sqliteFiles.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'agentex-sqlitefiles-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const quiet = { warn: () => undefined, error: () => undefined, info: () => undefined };
+
+describe('inspectSqliteFiles', () => {
+  it('reports the database, its -wal and -shm files and free space of a real open store, without warnings', async () => {
+    const file = path.join(dir, 'ok.db');
+    const store = createSqliteTraceStore({ path: file, purgeIntervalMs: 0, logger: quiet });
+    const report = inspectSqliteFiles(file, { minFreeBytes: 1 });
+    expect(report.files.map((f) => [f.suffix, f.exists])).toEqual([['', true], ['-wal', true], ['-shm', true]]);
+    expect(report.files[0]!.size).toBeGreaterThan(0);
+    expect(report.files[2]!.mode).toMatch(/^[0-7]{3}$/);
+    expect(report.freeBytes).toBeGreaterThan(0);
+    expect(report.warnings).toEqual([]);
+    await store.close();
+  });
+
+  it('warns about a -shm that is not a file, and about a nearly full file system (the SIGBUS causes)', () => {
+    const file = path.join(dir, 'odd.db');
+    writeFileSync(file, '');
+    mkdirSync(`${file}-shm`);
+    const report = inspectSqliteFiles(file, { minFreeBytes: Number.MAX_SAFE_INTEGER });
+    expect(report.files.find((f) => f.suffix === '-wal')).toEqual({ suffix: '-wal', exists: false });
+    expect(report.warnings).toContain('odd.db-shm is not a regular file');
+    expect(report.warnings.some((w) => /MiB free .* SIGBUS/.test(w))).toBe(true);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('warns about a -shm this process cannot write', () => {
+    const file = path.join(dir, 'ro.db');
+    writeFileSync(file, '');
+    writeFileSync(`${file}-shm`, '');
+    chmodSync(`${file}-shm`, 0o444);
+    expect(inspectSqliteFiles(file).warnings.some((w) => /ro\.db-shm is not writable .* SIGBUS/.test(w))).toBe(true);
+  });
+
+  it('never throws, even for a path in a directory that does not exist', () => {
+    const report = inspectSqliteFiles(path.join(dir, 'missing', 'x.db'));
+    expect(report.files.every((f) => !f.exists)).toBe(true);
+    expect(report.warnings[0]).toMatch(/cannot read the free space/);
+  });
+});
