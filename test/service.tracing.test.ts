@@ -18,7 +18,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type EmulatorSet } from '../src/emulators/index.js';
 import { startService, type RunningService } from '../src/server/service.js';
-import type { OtlpKeyValue, OtlpTraceRequest } from '../src/trace/exporters/otlp.js';
+import type { OtlpTraceRequest } from '../src/trace/exporters/otlp.js';
+import { decodeAttrs as attrs, officialRoundTrip } from '../src/trace/testing/officialOtlp.js';
 
 const API = `api-${'t'.repeat(30)}`;
 const ADMIN = `admin-${'u'.repeat(30)}`;
@@ -47,10 +48,6 @@ let emu: EmulatorSet;
 let svc: RunningService;
 let dir: string;
 let logText = '';
-
-function attrs(kvs: OtlpKeyValue[]): Record<string, unknown> {
-  return Object.fromEntries(kvs.map((a) => [a.key, a.value.stringValue ?? a.value.intValue ?? a.value.doubleValue ?? a.value.boolValue ?? a.value.arrayValue]));
-}
 
 async function run(body: Record<string, unknown>, headers: Record<string, string> = {}) {
   const res = await fetch(`${svc.url}/api/agent/run`, {
@@ -122,6 +119,8 @@ describe('traces out and through', () => {
     expect(urlPath).toBe('/v1/traces');
     expect(headers['x-api-key']).toBe(COLLECTOR_KEY);
     expect(headers['x-team']).toBe('agents/support');
+    // Exactly what the official OpenTelemetry SDK would send for these spans (JSON and protobuf serializers).
+    expect(officialRoundTrip(otlp)).toEqual(otlp);
     const spans = otlp.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
     const root = spans.find((s) => s.name === 'invoke_agent support')!;
     expect(root.spanId).toBe(back.spanId);

@@ -8,6 +8,7 @@ import { toOtlpJson } from './exporters/otlp.js';
 import { TRACE_CONTEXT_KEY, type TraceExporter, type TraceRecord } from './model.js';
 import { rootSpanIdOf } from './ids.js';
 import { NOOP_TRACE } from './Trace.js';
+import { officialRoundTrip } from './testing/officialOtlp.js';
 
 // The official SDK's registration installs the W3C trace-context propagator behind @opentelemetry/api's `propagation`.
 const provider = new NodeTracerProvider();
@@ -97,7 +98,9 @@ describe('joining a caller trace', () => {
     const extracted = otelTrace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent: header }, getter))!;
     expect(extracted).toMatchObject({ traceId: caller.traceId, spanId: ctx.rootSpanId, traceFlags: 1 });
 
-    const spans = toOtlpJson(exp.traces).resourceSpans[0]!.scopeSpans[0]!.spans;
+    const otlp = toOtlpJson(exp.traces);
+    expect(officialRoundTrip(otlp)).toEqual(otlp);
+    const spans = otlp.resourceSpans[0]!.scopeSpans[0]!.spans;
     const root = spans.find((s) => s.name === 'invoke_agent joined')!;
     expect(root.spanId).toBe(ctx.rootSpanId);
     expect(root.parentSpanId).toBe(caller.spanId);
