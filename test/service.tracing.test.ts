@@ -134,6 +134,11 @@ describe('traces out and through', () => {
     expect(text).not.toContain(USER_SECRET);
     expect(text).toContain('alice');
 
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^agentex_traces_forwarded_total\{outcome="exported"\} [1-9]/m);
+    expect(metrics).toMatch(/^agentex_traces_forwarded_total\{outcome="lost"\} 0$/m);
+    expect(metrics).not.toContain(COLLECTOR_KEY);
+
     // The stored trace is the same run, joined to the same caller.
     const stored = await svc.store.get(KEPT_TRACE);
     expect(stored?.metadata.traceContext).toEqual({ rootSpanId: back.spanId, parentSpanId: caller.spanId });

@@ -31,6 +31,8 @@ export interface MetricsSources {
   tracePipeline(): TracePipelineSample;
   cache(): { hits: number; misses: number; evictions: number };
   storeUp(): boolean;
+  /** Traces forwarded to the team's collector (`AGENTEX_OTLP_ENDPOINT`) and lost after retries. Absent = not forwarding. */
+  forwarded?(): { exported: number; lost: number };
   /** Failed writes to the trace store since start (exports that the store refused). Absent = not reported. */
   storeWriteErrors?(): number;
   /** The trace store's own counters (purges, WAL checkpoints, statement cache). */
@@ -129,6 +131,21 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
       this.set(sources.storeUp() ? 1 : 0);
     },
   });
+  if (sources.forwarded) {
+    const forwarded = () => sources.forwarded?.() ?? { exported: 0, lost: 0 };
+    new Counter({
+      name: 'agentex_traces_forwarded_total',
+      help: "Kept traces sent to the team's OTLP collector, by outcome (exported, lost after retries)",
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const f = forwarded();
+        this.inc({ outcome: 'exported' }, f.exported);
+        this.inc({ outcome: 'lost' }, f.lost);
+      },
+    });
+  }
   if (sources.storeWriteErrors) {
     const writeErrors = () => sources.storeWriteErrors?.() ?? 0;
     new Counter({

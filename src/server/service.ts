@@ -60,6 +60,9 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** Name of the exporter that forwards to `AGENTEX_OTLP_ENDPOINT` (in processor stats and export-failure logs). */
+export const FORWARD_EXPORTER = 'otlp-forward';
+
 /** The collector's traces URL: `AGENTEX_OTLP_ENDPOINT` as given, or with `/v1/traces` when it has no path. */
 export function otlpTracesUrl(endpoint: string): string {
   const url = new URL(endpoint);
@@ -145,6 +148,14 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     cache: () => state.stats().l1,
     storeUp: () => storeUp && !writeHealth.snapshot().degraded,
     storeWriteErrors: () => writeHealth.snapshot().errors,
+    ...(config.otlpEndpoint
+      ? {
+          forwarded: () => {
+            const f = late.tracer?.stats().processor.exporters[FORWARD_EXPORTER];
+            return { exported: f?.exported ?? 0, lost: f?.lost ?? 0 };
+          },
+        }
+      : {}),
     storeCounters: () => store.counters(),
     ready: () => ready,
   });
@@ -159,7 +170,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     writeHealth,
   );
-  const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: 'otlp-forward' }) : null;
+  const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: FORWARD_EXPORTER }) : null;
   const tracer = createTracer({
     exporters: forward ? [timedExporter, forward] : [timedExporter],
     sampleRate: config.sampleRate,
