@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,19 @@ import { makeTrace } from './testing/fixtures.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'agentex-writehealth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const quiet = { warn: () => undefined, error: () => undefined, info: () => undefined };
+
+/** `chattr +i` makes a file immutable even for root and for descriptors already open: the real unwritable WAL. */
+function chattr(flag: '+i' | '-i', file: string): boolean {
+  return spawnSync('chattr', [flag, file], { stdio: 'ignore' }).status === 0;
+}
+const probe = path.join(dir, 'probe');
+const CHATTR = (() => {
+  rmSync(probe, { force: true });
+  spawnSync('touch', [probe]);
+  const ok = chattr('+i', probe) && chattr('-i', probe);
+  if (!ok) console.warn('skipped: the unwritable-WAL test needs `chattr +i` (ext2/3/4 or xfs, CAP_LINUX_IMMUTABLE)');
+  return ok;
+})();
 
 describe('store write health', () => {
   it('turns degraded after consecutive failed writes to a real SQLite file while its ping still answers, and recovers by itself', async () => {
@@ -48,6 +62,27 @@ describe('store write health', () => {
     expect(health.snapshot()).toMatchObject({ degraded: false, consecutiveFailures: 0, errors: 3 });
     expect(changes[1]).toEqual({ state: 'recovered', failedWrites: 3 });
     expect(await store.get(fixed.traceId)).not.toBeNull();
+    await store.close();
+  });
+
+  it.skipIf(!CHATTR)('sees SQLITE_IOERR from a WAL made immutable under an open store (ping still ok), and recovers when it is writable again', async () => {
+    const file = path.join(dir, 'immutable-wal.db');
+    const store = createSqliteTraceStore({ path: file, purgeIntervalMs: 0, logger: quiet });
+    const health = createWriteHealth({ failureThreshold: 2 });
+    const exporter = trackWrites(createTraceStoreExporter(store, { logger: quiet }), health);
+    await exporter.export([makeTrace({ spans: 2 })]);
+    expect(chattr('+i', `${file}-wal`)).toBe(true);
+    try {
+      for (let i = 0; i < 2; i++) await expect(exporter.export([makeTrace({ spans: 2 })])).rejects.toThrow(/SQLITE_IOERR/);
+      expect((await store.ping()).ok).toBe(true);
+      expect(health.snapshot()).toMatchObject({ degraded: true, errors: 2, lastError: { code: expect.stringMatching(/^SQLITE_IOERR/) as unknown } });
+    } finally {
+      chattr('-i', `${file}-wal`);
+    }
+    const after = makeTrace({ spans: 2 });
+    await exporter.export([after]);
+    expect(health.snapshot()).toMatchObject({ degraded: false, errors: 2 });
+    expect(await store.get(after.traceId)).not.toBeNull();
     await store.close();
   });
 
