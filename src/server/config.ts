@@ -88,6 +88,43 @@ function setting<T>(def: SettingDef<T>): SettingDef<T> {
   return def;
 }
 
+/** HTTP header names (RFC 9110 tokens). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Most headers accepted in `AGENTEX_OTLP_HEADERS`. */
+export const MAX_OTLP_HEADERS = 32;
+
+/**
+ * `k=v,k2=v2` (as OTEL_EXPORTER_OTLP_HEADERS; values may be percent-encoded) into a header object. Errors name the
+ * pair by position and the header by name, never a value (values are credentials).
+ */
+export function parseHeaderList(text: string): { ok: true; headers: Record<string, string> } | { ok: false; error: string } {
+  const headers: Record<string, string> = {};
+  const pairs = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  if (pairs.length > MAX_OTLP_HEADERS) return { ok: false, error: `at most ${MAX_OTLP_HEADERS} headers` };
+  for (const [i, pair] of pairs.entries()) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq).trim();
+    if (eq < 0) return { ok: false, error: `pair ${i + 1} has no "=" (expected name=value)` };
+    if (!HEADER_NAME.test(name)) return { ok: false, error: `pair ${i + 1} has an invalid header name` };
+    let value: string;
+    try {
+      value = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      return { ok: false, error: `the value of header ${name} is not valid percent-encoding` };
+    }
+    if (/[\r\n\0]/.test(value)) return { ok: false, error: `the value of header ${name} contains a line break or NUL` };
+    headers[name.toLowerCase()] = value;
+  }
+  return { ok: true, headers };
+}
+
+const headerList = z.string().transform((text, ctx) => {
+  const parsed = parseHeaderList(text);
+  if (parsed.ok) return parsed.headers;
+  ctx.addIssue({ code: 'custom', message: parsed.error });
+  return z.NEVER;
+});
+
 /** Every setting, in the order of the README's configuration table. */
 export const SETTINGS = {
   host: setting({ env: 'AGENTEX_HOST', flag: '--host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address to listen on' }),
@@ -118,6 +155,18 @@ export const SETTINGS = {
     schema: redactPatternList,
     default: [],
     description: 'Extra value patterns redacted everywhere keys are: a JSON array of regular expression sources (or one source); patterns that can backtrack catastrophically are refused',
+  }),
+  otlpEndpoint: setting({
+    env: 'AGENTEX_OTLP_ENDPOINT',
+    schema: url(['http:', 'https:']).optional(),
+    secret: true,
+    description: "Forward the service's own kept traces to this OTLP/HTTP collector (JSON), e.g. `http://collector:4318` (`/v1/traces` is appended to a URL without a path); unset = store only",
+  }),
+  otlpHeaders: setting({
+    env: 'AGENTEX_OTLP_HEADERS',
+    schema: headerList.optional(),
+    secret: true,
+    description: 'Headers sent with forwarded traces, as `name=value,name2=value2` (values may be percent-encoded); never logged',
   }),
   logLevel: setting({ env: 'AGENTEX_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'Log level (JSON logs on stdout)' }),
   rateLimit: setting({ env: 'AGENTEX_RATE_LIMIT', schema: positiveInt, default: 600, description: 'API requests per minute per client (token and address, or dashboard session and address; no valid token: address)' }),

@@ -54,3 +54,40 @@ export function createLogger(level: LoggerOptions['level'] = 'info', destination
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** What {@link logRun} writes: an agent run's outcome, never its input or output. */
+export interface RunLogEntry {
+  traceId: string;
+  /** The run's `traceparent`: its flags say whether the trace was kept (`01`) or sampled out (`00`). */
+  traceparent?: string | undefined;
+  agent: string;
+  userId: string | number | null;
+  status: string;
+  iterations: number;
+  durationMs: number;
+  usage: { inputTokens: number; outputTokens: number };
+  errorCode?: string | undefined;
+}
+
+/**
+ * One `info` line per agent run, kept by sampling or not (`msg: "agent run"`), so a sampled-out run can still be
+ * matched to a user's complaint: trace id, agent, user, status, iterations, duration, token totals and whether the
+ * trace was stored. Never the message, the answer or tool data.
+ */
+export function logRun(logger: Logger, run: RunLogEntry): void {
+  logger.info(
+    {
+      traceId: run.traceId,
+      agent: run.agent,
+      userId: run.userId,
+      status: run.status,
+      ...(run.errorCode ? { errorCode: run.errorCode } : {}),
+      iterations: run.iterations,
+      durationMs: Math.round(run.durationMs),
+      inputTokens: run.usage.inputTokens,
+      outputTokens: run.usage.outputTokens,
+      kept: run.traceparent ? run.traceparent.endsWith('-01') : false,
+    },
+    'agent run',
+  );
+}
