@@ -6,7 +6,7 @@
  * all its pending spans, lets the tracer tail-sample the whole trace, and writes or merges it (see
  * docs/architecture.md, "OTLP ingest: what is decided when").
  */
-import { isAgentexError } from '../common/errors.js';
+import { InvalidOptionsError, isAgentexError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber } from '../common/options.js';
 import { assemblePending, type PendingCompletion, type PendingTraceInput } from '../store/pending.js';
 import type { StoreLogger, TraceStore } from '../store/TraceStore.js';
@@ -39,6 +39,11 @@ export interface IngestAssemblerOptions {
   leaseMs?: number;
   /** Where failed sweeps are reported (never with span content). */
   logger?: StoreLogger;
+  /**
+   * What `close()` finalizes: `all` pending traces (the default with SQLite: no other instance will until a restart),
+   * or only the `ready` ones (the default with Postgres: the other instances go on assembling the rest).
+   */
+  onClose?: 'all' | 'ready';
 }
 
 /** What the `/v1/traces` route answers. */
@@ -68,6 +73,7 @@ export class IngestAssembler {
   private readonly claimLimit: number;
   private readonly leaseMs: number;
   private readonly logger: StoreLogger;
+  private readonly onClose: 'all' | 'ready';
   private timer: ReturnType<typeof setInterval> | null = null;
   private running: Promise<number> | null = null;
   private closed = false;
@@ -75,7 +81,7 @@ export class IngestAssembler {
 
   constructor(options: IngestAssemblerOptions) {
     const where = 'ingestAssembler';
-    assertKnownKeys(where, options, ['store', 'tracer', 'settleMs', 'windowMs', 'maxPendingSpans', 'maxPendingTraces', 'sweepIntervalMs', 'claimLimit', 'leaseMs', 'logger']);
+    assertKnownKeys(where, options, ['store', 'tracer', 'settleMs', 'windowMs', 'maxPendingSpans', 'maxPendingTraces', 'sweepIntervalMs', 'claimLimit', 'leaseMs', 'logger', 'onClose']);
     this.store = options.store;
     this.tracer = options.tracer;
     const int = (name: keyof IngestAssemblerOptions, value: number | undefined, def: number, min: number) =>
@@ -87,6 +93,8 @@ export class IngestAssembler {
     this.sweepIntervalMs = int('sweepIntervalMs', options.sweepIntervalMs, Math.max(50, Math.min(this.settleMs, 1000)), 1);
     this.claimLimit = int('claimLimit', options.claimLimit, DEFAULT_CLAIM_LIMIT, 1);
     this.leaseMs = int('leaseMs', options.leaseMs, DEFAULT_LEASE_MS, 1);
+    this.onClose = options.onClose ?? (this.store.backend === 'sqlite' ? 'all' : 'ready');
+    if (this.onClose !== 'all' && this.onClose !== 'ready') throw new InvalidOptionsError(`${where}.onClose`, "Expected `onClose` to be 'all' or 'ready'");
     this.logger = options.logger ?? { warn: (fields, message) => process.stderr.write(`${JSON.stringify({ ...fields, msg: message })}\n`) };
   }
 
@@ -211,13 +219,16 @@ export class IngestAssembler {
     return { ...this.counters };
   }
 
-  /** Stops the sweep timer, waits for a running sweep, then finalizes what is ready (the rest stays pending, durable). */
+  /**
+   * Stops the sweep timer, waits for a running sweep, then finalizes every pending trace or only the ready ones (see
+   * `onClose`); what is left stays pending in the store, durable, for the next sweep of any instance.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    await this.sweep();
+    await this.sweep({ all: this.onClose === 'all' });
   }
 }
 
