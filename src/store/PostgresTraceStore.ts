@@ -295,6 +295,10 @@ const DELETE_USER = `WITH doomed AS (SELECT trace_id FROM traces WHERE user_id =
   gone AS (DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 
+const DELETE_USER_PENDING = `WITH doomed AS (SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1),
+  gone AS (DELETE FROM pending_spans WHERE trace_id IN (SELECT trace_id FROM doomed))
+  DELETE FROM pending_traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
+
 const dollar = (n: number) => `$${n}`;
 
 class PostgresTraceStore implements TraceStore {
@@ -466,7 +470,11 @@ class PostgresTraceStore implements TraceStore {
     for (;;) {
       const { rowCount } = await this.query('deleteByUser', { name: 'agentex_delete_user', text: DELETE_USER, values: [key, PG_PURGE_CHUNK] });
       deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < PG_PURGE_CHUNK) return deleted;
+      if ((rowCount ?? 0) < PG_PURGE_CHUNK) {
+        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
+        await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
+        return deleted;
+      }
     }
   }
 

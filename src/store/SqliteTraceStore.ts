@@ -273,6 +273,8 @@ function pendingStatements(db: Database.Database) {
     deleteSpan: db.prepare('DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?'),
     countSpans: db.prepare('SELECT COUNT(*) FROM pending_spans WHERE trace_id = ?').pluck(),
     deleteTrace: db.prepare('DELETE FROM pending_traces WHERE trace_id = ?'),
+    pendingOfUser: db.prepare("SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = ?").pluck(),
+    deleteSpansOf: db.prepare('DELETE FROM pending_spans WHERE trace_id = ?'),
     release: db.prepare('UPDATE pending_traces SET claim_token = NULL, claimed_until = NULL, span_count = ? WHERE trace_id = ?'),
   };
 }
@@ -302,6 +304,7 @@ class SqliteTraceStore implements TraceStore {
   private readonly s;
   private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[], origin: TraceOrigin) => void;
   private readonly pending: ReturnType<typeof pendingStatements>;
+  private readonly deletePendingOfUser: (key: string) => void;
   private readonly readTrace: <T>(traceId: string, make: (body: string, spanBodies: string[]) => T) => T | null;
   private readonly deleteChunk: (which: 'purgeTraces' | 'userTraces', arg: string | number, limit: number) => number;
 
@@ -355,6 +358,13 @@ class SqliteTraceStore implements TraceStore {
       return ids.length;
     });
     this.pending = pendingStatements(db);
+    this.deletePendingOfUser = db.transaction((key: string) => {
+      const p = this.pending;
+      for (const id of p.pendingOfUser.all(key) as string[]) {
+        p.deleteSpansOf.run(id);
+        p.deleteTrace.run(id);
+      }
+    });
     this.stopPurge = startPurgeTimer(o.purgeIntervalMs, () => this.purgeExpired(), o.logger, 'sqlite', () => this.counts.purgeErrors++);
   }
 
@@ -514,7 +524,11 @@ class SqliteTraceStore implements TraceStore {
       const n = this.run('deleteByUser', () => this.deleteChunk('userTraces', key, chunk));
       deleted += n;
       if (n > 0) this.checkpointer?.wrote();
-      if (n < chunk) return deleted;
+      if (n < chunk) {
+        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
+        this.run('deleteByUser', () => this.deletePendingOfUser(key));
+        return deleted;
+      }
       this.tuneChunk(performance.now() - started);
       await this.pause();
     }

@@ -571,6 +571,19 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
       expect(next[0]?.spans).toHaveLength(1);
     });
 
+    it('erases a user\'s spans still pending along with their stored traces', async () => {
+      const store = await open();
+      const mine = randomTraceId();
+      const other = randomTraceId();
+      await store.addPending([piece(mine, [span(randomSpanId(), null)], { userId: 42 }), piece(other, [span(randomSpanId(), null)], { userId: 'someone' })], limits);
+      await store.addPending([piece(mine, [span(randomSpanId(), null)])], limits);
+      expect(await store.deleteByUser('42')).toBe(0);
+      expect(await store.pendingSize()).toEqual({ spans: 1, traces: 1 });
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }));
+      expect(await store.get(mine)).toBeNull();
+      expect(await store.get(other)).not.toBeNull();
+    });
+
     it('stores an ingested trace put with origin ingest as mergeable', async () => {
       const store = await open();
       const t = makeTrace();
