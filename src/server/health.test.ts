@@ -24,7 +24,7 @@ describe('/health', () => {
       logger: pino({ level: 'silent' }),
       store,
       circuits: { list: () => [], reset: () => false },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics,
       isReady: () => true,
     });
@@ -61,7 +61,7 @@ describe('/health', () => {
       logger: pino({ level: 'silent' }),
       store,
       circuits: { list: () => [], reset: () => false },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics,
       isReady: () => true,
       storeWrites: () => writes,

@@ -206,6 +206,57 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
       this.inc(sources.storeCounters().listStatementsEvicted ?? 0);
     },
   });
+  new Counter({
+    name: 'agentex_ingest_spans_total',
+    help: 'OTLP ingest spans by what the pending area did with them (accepted, duplicate, conflict, rejected_own)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.storeCounters();
+      if (c.ingestSpansAccepted === undefined) return;
+      this.inc({ result: 'accepted' }, c.ingestSpansAccepted);
+      this.inc({ result: 'duplicate' }, c.ingestSpansDuplicate ?? 0);
+      this.inc({ result: 'conflict' }, c.ingestSpanConflicts ?? 0);
+      this.inc({ result: 'rejected_own' }, c.ingestSpansRejectedOwn ?? 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_ingest_requests_refused_total',
+    help: 'OTLP ingest requests answered 503 because the pending area was full',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.storeCounters().ingestRequestsRejectedFull ?? 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_ingest_traces_total',
+    help: 'OTLP ingest traces finalized by this instance, by result (stored, stored_partial, merged, sampled_out, lost_claim)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.storeCounters();
+      if (c.tracesFinalized === undefined) return;
+      this.inc({ result: 'stored' }, c.tracesFinalized);
+      this.inc({ result: 'stored_partial' }, c.tracesFinalizedPartial ?? 0);
+      this.inc({ result: 'merged' }, c.tracesMerged ?? 0);
+      this.inc({ result: 'sampled_out' }, c.tracesSampledOut ?? 0);
+      this.inc({ result: 'lost_claim' }, c.lostClaims ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'agentex_ingest_pending',
+    help: 'OTLP ingest spans and traces waiting for assembly in the shared store, as this instance last saw (unit: spans, traces)',
+    labelNames: ['unit'],
+    registers: [registry],
+    collect() {
+      const c = sources.storeCounters();
+      this.set({ unit: 'spans' }, c.pendingSpans ?? 0);
+      this.set({ unit: 'traces' }, c.pendingTraces ?? 0);
+    },
+  });
   new Gauge({
     name: 'agentex_ready',
     help: '1 when this instance is ready for traffic, else 0',

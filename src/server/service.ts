@@ -29,6 +29,7 @@ import type { TraceExporter } from '../trace/model.js';
 import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js';
 import { createRedactor } from '../trace/redact.js';
 import { createApp, type CircuitView } from './app.js';
+import { createIngestAssembler, type IngestAssembler } from './IngestAssembler.js';
 import { resolveTokens, type Tokens } from './auth.js';
 import { ConfigError, loadConfig, redactionOptions, type Config, type LoadConfigInput } from './config.js';
 import type { DestinationStream } from 'pino';
@@ -62,6 +63,8 @@ export interface RunningService {
   metrics: ServiceMetrics;
   /** The service's logger: its lines go through the same redaction rules as its traces. */
   logger: Logger;
+  /** OTLP ingest assembly: `flush()` finalizes every pending trace now. */
+  ingest: IngestAssembler;
   /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -188,6 +191,16 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     processor: { scheduleDelayMs: 1000 },
   });
   late.tracer = tracer;
+  // OTLP ingest assembles traces in the shared store; every instance sweeps, claims are atomic.
+  const assembler = createIngestAssembler({
+    store,
+    tracer,
+    settleMs: config.ingestSettleMs,
+    windowMs: config.ingestAssemblyWindowMs,
+    maxPendingSpans: config.ingestMaxPendingSpans,
+    maxPendingTraces: config.ingestMaxPendingTraces,
+    logger,
+  });
   setDefaultTracer(tracer);
   tracer.onTraceEnd((e) => metrics.observeRun(e.status, e.durationMs / 1000));
   tracer.onExportError((e) => logger.warn({ exporter: e.exporter, attempt: e.attempt, error: e.error.message }, 'trace export failed'));
@@ -214,7 +227,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       list: () => circuits.stats().map((s) => circuitView(s, lastChange.get(s.name) ?? null)),
       reset: (name) => circuits.reset(name),
     },
-    ingest: (traces) => tracer.ingest(traces),
+    ingest: (traces) => assembler.accept(traces),
     runAgent: provider
       ? async (req, signal) => {
           const started = performance.now();
@@ -233,11 +246,13 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
   });
 
+  assembler.start();
   let server: Awaited<ReturnType<typeof listen>>;
   try {
     server = await listen(app, { hostname: config.host, port: config.port });
   } catch (err) {
     // Could not bind (port taken, bad host): release what was opened, then report the address in one line.
+    await assembler.close();
     await tracer.shutdown();
     await state.close();
     await store.close();
@@ -280,6 +295,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       deadline.unref();
       await stopped;
       clearTimeout(deadline);
+      // Finalizes the traces that are ready; the rest stays pending in the store for the next sweep (any instance).
+      await assembler.close();
       await tracer.shutdown();
       await state.close();
       await store.close();
@@ -301,7 +318,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { url, config, tokens, store, state, tracer, circuits, metrics, logger, close };
+  return { url, config, tokens, store, state, tracer, circuits, metrics, logger, ingest: assembler, close };
 }
 
 /** The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change. */

@@ -234,6 +234,49 @@ export class Tracer implements TraceSink {
     return result;
   }
 
+  /**
+   * Redacts and bounds one request's piece of an ingested trace, before it is written anywhere (the pending area of
+   * OTLP ingest holds only what this returns). Not counted as an ended trace and not sampled: that happens once the
+   * trace is assembled ({@link Tracer.settleIngested}). Returns null for a malformed record, counted in `ingestDropped`,
+   * and after `shutdown()` or when disabled. Never throws.
+   */
+  prepareIngested(record: TraceRecord): TraceRecord | null {
+    try {
+      const source = this.enabled && !this.closed ? toTraceSource(record, this.bounds) : null;
+      if (source !== null) return buildTraceRecord(source, 'ingest', { bounds: this.bounds, redactor: this.redactor, service: null });
+    } catch {
+      this.counters.internalErrors++;
+    }
+    this.counters.ingestDropped++;
+    return null;
+  }
+
+  /**
+   * Ends an assembled ingested trace: counted (`stats().ingested`, `onTraceEnd`), tail-sampled on the whole trace
+   * (an error in any span keeps it), and bounded again (span cap and byte cap over the union of its pieces).
+   * With `decided` (the trace is stored already: sampling was decided when it was first finalized) it is bounded
+   * and returned as kept without counting it again. Returns the record and the verdict; the record is returned even
+   * when sampled out (the store then deletes its pending spans). Null for a malformed record. Never throws.
+   */
+  settleIngested(record: TraceRecord, decided = false): { record: TraceRecord; keep: boolean } | null {
+    try {
+      // Not refused after shutdown: the spans were acknowledged already and are finalized on the way out.
+      const source = this.enabled ? toTraceSource(record, this.bounds) : null;
+      if (source === null) {
+        this.counters.ingestDropped++;
+        return null;
+      }
+      const ctx = { bounds: this.bounds, redactor: this.redactor, service: null };
+      if (decided) return { record: buildTraceRecord(source, record.keepReason ?? 'ingest', ctx), keep: true };
+      this.counters.ingested++;
+      const reason = this.settle(source, false);
+      return { record: buildTraceRecord(source, reason ?? 'rate', ctx), keep: reason !== null };
+    } catch {
+      this.counters.internalErrors++;
+      return null;
+    }
+  }
+
   /** Counts an ended trace, decides its sampling and tells the listeners; returns the keep reason or null. */
   private settle(trace: TraceSource, forced: boolean): KeepReason | null {
     const c = this.counters;
