@@ -10,11 +10,25 @@ import type { TraceStore } from '../store/TraceStore.js';
 import { makeTrace } from '../store/testing/fixtures.js';
 import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
-import { listen, SECURITY_HEADERS, serverUrl } from './listen.js';
+import { listen, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
 import { CircuitListSchema, TracePageSchema, TraceSchema } from './schemas.js';
 
 const API = 'a'.repeat(20) + '-api';
+/** The security headers of every response (hono's `secureHeaders()` defaults). */
+const SECURITY_HEADERS = [
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Origin-Agent-Cluster', '?1'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Strict-Transport-Security', 'max-age=15552000; includeSubDomains'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-DNS-Prefetch-Control', 'off'],
+  ['X-Download-Options', 'noopen'],
+  ['X-Frame-Options', 'SAMEORIGIN'],
+  ['X-Permitted-Cross-Domain-Policies', 'none'],
+  ['X-XSS-Protection', '0'],
+] as const;
 const ADMIN = 'b'.repeat(20) + '-admin';
 
 describe('HTTP API through a real server on 127.0.0.1', () => {
@@ -249,7 +263,9 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
       expect(r.headers.get('x-request-id')).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
     }
     // A well-formed request id from the client is kept; anything else is replaced.
-    expect((await raw('/health', 'GET', { 'x-request-id': 'client-id.42_a' })).headers.get('x-request-id')).toEqual(['client-id.42_a']);
+    expect((await raw('/health', 'GET', { 'x-request-id': 'client-id-42_a=' })).headers.get('x-request-id')).toEqual(['client-id-42_a=']);
+    const tooLong = (await raw('/health', 'GET', { 'x-request-id': 'a'.repeat(65) })).headers.get('x-request-id');
+    expect(tooLong).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
     const replaced = (await raw('/health', 'GET', { 'x-request-id': 'not ok!' })).headers.get('x-request-id');
     expect(replaced).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
   });

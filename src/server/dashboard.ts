@@ -13,8 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { parseTime } from '../store/query.js';
 import type { ToolSpanRecord } from '../trace/model.js';
-import type { CircuitView, ServiceDeps } from './app.js';
+import type { CircuitView, ServiceDeps } from './deps.js';
+import type { Guards } from './routes/route.js';
 import { AUTH_COOKIE, CSRF_HEADER, presentedToken, requireRole, roleOf } from './auth.js';
 
 /** The Content-Security-Policy of every dashboard response: same-origin only, no inline script or style. */
@@ -48,6 +50,11 @@ const PAGE_ROUTES = ['/', '/circuits', '/traces', '/traces/:id', '/signin'];
 export interface DashboardOptions {
   /** Directory holding the built UI (`index.html`, `assets/`). Default: `ui/dist` beside this module. */
   assetsDir?: string;
+  /**
+   * The API's guards (rate limit per client + token): read routes use `read`, the session exchange `limited`.
+   * Default: the read-token check alone, no rate limit (the dashboard served on its own, in tests).
+   */
+  guards?: Pick<Guards, 'read' | 'limited'>;
 }
 
 /** Counters of the dashboard routes (for tests and diagnostics). */
@@ -125,12 +132,6 @@ export function pipelineFromMetrics(text: string): { stored: number; sampledOut:
   return seen ? out : null;
 }
 
-function parseTime(value: string | undefined, field: string, fallback: number): number | { error: string } {
-  if (value === undefined || value === '') return fallback;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  return Number.isFinite(ms) ? ms : { error: `${field}: expected an ISO-8601 time or epoch milliseconds, got ${JSON.stringify(value.slice(0, 40))}` };
-}
-
 /** Circuit fields that change with the clock alone; the client counts them down itself. */
 const circuitKey = (list: readonly CircuitView[]) =>
   JSON.stringify(list.map(({ cooldownRemainingMs: _c, window: _w, ...rest }) => rest));
@@ -144,7 +145,8 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
   const app = new Hono();
   const dir = options.assetsDir ?? fileURLToPath(new URL('./ui/dist/', import.meta.url));
   let assets = loadAssets(dir);
-  const read = requireRole('read', deps.tokens);
+  const read = options.guards?.read ?? requireRole('read', deps.tokens);
+  const limited = options.guards?.limited ?? (async (_c: Context, next: () => Promise<void>) => next());
   const counters: DashboardStats = { streamsActive: 0, streamsRejected: 0 };
   const cookieFlags = (c: Context) => {
     const secure = new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -178,12 +180,12 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
   });
 
   // --- session: who am I, sign in, sign out -----------------------------------------------------------------------
-  app.get('/api/session', (c) => {
+  app.get('/api/session', limited, (c) => {
     c.header('Cache-Control', 'no-store');
     const role = roleOf(presentedToken(c).token, deps.tokens);
     return c.json(role === null ? { authenticated: false as const } : { authenticated: true as const, role }, 200);
   });
-  app.post('/api/session', async (c) => {
+  app.post('/api/session', limited, async (c) => {
     c.header('Cache-Control', 'no-store');
     if (!c.req.header(CSRF_HEADER)) return c.json({ error: 'csrf', message: `Sign-in requests need the ${CSRF_HEADER} header` }, 403);
     let body: unknown;
@@ -201,7 +203,7 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
     setCookie(c, token.trim());
     return c.json({ authenticated: true as const, role }, 200);
   });
-  app.delete('/api/session', (c) => {
+  app.delete('/api/session', limited, (c) => {
     if (!c.req.header(CSRF_HEADER)) return c.json({ error: 'csrf', message: `Sign-out requests need the ${CSRF_HEADER} header` }, 403);
     c.header('Set-Cookie', `${AUTH_COOKIE}=; Max-Age=0; ${cookieFlags(c)}`);
     return c.json({ authenticated: false as const }, 200);
@@ -250,15 +252,15 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
 
   // --- overview -----------------------------------------------------------------------------------------------------
   app.get('/api/dashboard/overview', read, async (c) => {
-    const now = Date.now();
-    const until = parseTime(c.req.query('until'), 'until', now);
-    if (typeof until !== 'number') return c.json({ error: 'invalid_request', message: until.error, field: 'until' }, 400);
-    const since = parseTime(c.req.query('since'), 'since', until - 60 * 60 * 1000);
-    if (typeof since !== 'number') return c.json({ error: 'invalid_request', message: since.error, field: 'since' }, 400);
+    // The store's own time parser and bounds: a bad or out-of-range time is a ValidationError, answered 400 naming it.
+    const q = c.req.query();
+    const until = q.until ? parseTime(q.until, 'until') : Date.now();
+    const since = q.since ? parseTime(q.since, 'since') : Math.max(0, until - 60 * 60 * 1000);
     if (since >= until) return c.json({ error: 'invalid_request', message: 'since: must be before until', field: 'since' }, 400);
+    // Buckets come from an index, never from stepping a time: at most OVERVIEW_BUCKETS, whatever the range.
     const bucketMs = Math.max(1000, Math.ceil((until - since) / OVERVIEW_BUCKETS / 1000) * 1000);
-    const starts: number[] = [];
-    for (let t = since; t < until; t += bucketMs) starts.push(t);
+    const count = Math.min(OVERVIEW_BUCKETS, Math.ceil((until - since) / bucketMs));
+    const starts = Array.from({ length: count }, (_, i) => since + i * bucketMs);
     const [totals, buckets, metricsText] = await Promise.all([
       deps.store.stats({ since, until }),
       Promise.all(starts.map((start) => deps.store.stats({ since: start, until: Math.min(until, start + bucketMs) }))),

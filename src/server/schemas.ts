@@ -91,19 +91,22 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
+/** What every time parameter accepts (the store's `parseTime`). */
+const TIME_PARAM = 'ISO-8601 time or epoch ms, from 1970-01-01 to 9999-12-31';
+
 export const ListTracesQuerySchema = z.object({
   user_id: z.string().max(200).optional(),
   status: z.string().optional().openapi({ description: 'running | success | error | timeout' }),
   agent: z.string().max(200).optional(),
-  since: z.string().optional().openapi({ description: 'ISO-8601 time' }),
-  until: z.string().optional().openapi({ description: 'ISO-8601 time' }),
+  since: z.string().optional().openapi({ description: TIME_PARAM }),
+  until: z.string().optional().openapi({ description: TIME_PARAM }),
   limit: z.string().optional().openapi({ description: '1..100, default 20' }),
   cursor: z.string().max(512).optional(),
 });
 
 export const StatsQuerySchema = z.object({
-  since: z.string().openapi({ description: 'ISO-8601 time' }),
-  until: z.string().openapi({ description: 'ISO-8601 time' }),
+  since: z.string().openapi({ description: TIME_PARAM }),
+  until: z.string().openapi({ description: TIME_PARAM }),
   bucket_ms: z.string().optional().openapi({ description: 'bucket width for the time series, ms (default: range / 60)' }),
 });
 

@@ -243,28 +243,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   return { url, config, tokens, store, state, tracer, circuits, metrics, close };
 }
 
-/**
- * The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change.
- * Every field is written out: objects made by a spread (`{ ...s, extra }`) are read on V8's slow paths — by
- * `JSON.stringify` (3.5× the time of this literal) and by the route's own serializer alike.
- */
+/** The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change. */
 export function circuitView(s: CircuitStats, lastStateChangeAt: number | null): CircuitView {
-  return {
-    name: s.name,
-    state: s.state,
-    policy: s.policy,
-    counts: s.counts,
-    consecutiveFailures: s.consecutiveFailures,
-    window: s.window,
-    cooldownRemainingMs: s.cooldownRemainingMs,
-    lastFailureAt: s.lastFailureAt,
-    lastSuccessAt: s.lastSuccessAt,
-    lastError: s.lastError,
-    probesInFlight: s.probesInFlight,
-    generation: s.generation,
-    failureRate: s.counts.calls > 0 ? s.counts.failures / s.counts.calls : 0,
-    lastStateChangeAt,
-  };
+  return { ...s, failureRate: s.counts.calls > 0 ? s.counts.failures / s.counts.calls : 0, lastStateChangeAt };
 }
 
 export { ConfigError };

@@ -7,7 +7,7 @@ export { createPostgresTraceStore } from './PostgresTraceStore.js';
 export type { PostgresTraceStoreOptions } from './PostgresTraceStore.js';
 export { createTraceStoreExporter } from './TraceStoreExporter.js';
 export type { TraceStoreExporter, TraceStoreExporterOptions } from './TraceStoreExporter.js';
-export { normaliseTraceId, encodeCursor, decodeCursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './query.js';
+export { normaliseTraceId, encodeCursor, decodeCursor, parseTime, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_TIME_MS } from './query.js';
 export {
   SchemaVersionError,
   StoreUnavailableError,

@@ -34,15 +34,33 @@ export function normaliseTraceId(traceId: unknown, field = 'traceId'): string {
   throw new ValidationError(field, `Expected \`${field}\` to be 32 hex characters or a UUID, got ${describe(traceId)}`);
 }
 
-/** Parses an ISO-8601 string, a Date or epoch ms into epoch ms. @throws ValidationError naming `field`. */
+/**
+ * Latest time the store accepts, epoch ms: the end of year 9999, the last instant an ISO-8601 time with a four-digit
+ * year can name. Every time parameter of the store and of the HTTP API is bounded to `[0, MAX_TIME_MS]`, so ranges,
+ * bucket starts and their sums stay exact integers (far below 2^53) and a loop over a range always advances.
+ */
+export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** Longest digit string read as epoch ms (16 digits cover `MAX_TIME_MS`). */
+const EPOCH_DIGITS = /^\d{1,16}$/;
+
+/**
+ * Parses a time into epoch ms within `[0, MAX_TIME_MS]`: an ISO-8601 string, a string of digits (epoch ms), a Date
+ * or a number of epoch ms. The one parser of every time parameter, in the store and on the wire.
+ * @throws ValidationError naming `field`.
+ */
 export function parseTime(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  if (value instanceof Date && Number.isFinite(value.getTime())) return value.getTime();
-  if (typeof value === 'string' && value.length <= 40 && ISO_8601.test(value)) {
-    const ms = Date.parse(value);
-    if (Number.isFinite(ms)) return ms;
+  let ms = Number.NaN;
+  if (typeof value === 'number') ms = value;
+  else if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === 'string' && value.length <= 40) {
+    if (EPOCH_DIGITS.test(value)) ms = Number(value);
+    else if (ISO_8601.test(value)) ms = Date.parse(value);
   }
-  throw new ValidationError(field, `Expected \`${field}\` to be an ISO-8601 time, a Date or epoch ms, got ${describe(value)}`);
+  if (Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIME_MS) return ms;
+  throw new ValidationError(
+    field,
+    `Expected \`${field}\` to be an ISO-8601 time, a Date or epoch ms between 0 (1970-01-01) and ${MAX_TIME_MS} (9999-12-31), got ${describe(value)}`,
+  );
 }
 
 /** The text form a user id is stored and matched under. @throws ValidationError. */

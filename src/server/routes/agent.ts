@@ -1,0 +1,48 @@
+/** Agent runs: one message in, the run's output and trace id out. */
+import type { HttpBindings } from '@hono/node-server';
+import { AgentRunBodySchema, AgentRunResultSchema, ErrorSchema } from '../schemas.js';
+import { BAD_400, readRoute, type RouteContext } from './route.js';
+
+export function agentRoutes({ app, deps, guards }: RouteContext): void {
+  app.openapi(
+    readRoute(guards, {
+      method: 'post',
+      path: '/api/agent/run',
+      summary: 'Run the agent on one message',
+      request: { body: { content: { 'application/json': { schema: AgentRunBodySchema } }, required: true } },
+      responses: {
+        200: { description: 'the run finished (status says how)', content: { 'application/json': { schema: AgentRunResultSchema } } },
+        503: { description: 'no model provider configured', content: { 'application/json': { schema: ErrorSchema } } },
+        ...BAD_400,
+      },
+    }),
+    async (c) => {
+      if (!deps.runAgent) {
+        return c.json(
+          {
+            error: 'no_model_provider',
+            message: 'No model provider is configured: set ANTHROPIC_API_KEY (Anthropic) or OPENAI_API_KEY / OPENAI_BASE_URL (OpenAI-compatible), then restart',
+          },
+          503,
+        );
+      }
+      const body = c.req.valid('json');
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new Error('request timeout')), deps.config.requestTimeoutMs);
+      // The client going away shows as the Node response closing before it was written (the request's own 'close'
+      // fires as soon as its body has been read, so it cannot tell).
+      const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+      const onClose = () => {
+        if (!outgoing?.writableFinished) controller.abort(new Error('client went away'));
+      };
+      outgoing?.once('close', onClose);
+      try {
+        const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system }, controller.signal);
+        return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
+      } finally {
+        clearTimeout(timer);
+        outgoing?.off('close', onClose);
+      }
+    },
+  );
+}

@@ -1,0 +1,68 @@
+/** OTLP/HTTP trace ingest (`POST /v1/traces`, JSON or protobuf): spans from other agents become AgentEx traces. */
+import { z } from '@hono/zod-openapi';
+import { decodeOtlpJson } from '../otlpIngest.js';
+import { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse } from '../otlpProto.js';
+import { ErrorSchema } from '../schemas.js';
+import { AUTH_401, BAD_400, BEARER, json400, LIMITED_429, type RouteContext } from './route.js';
+
+export function ingestRoutes({ app, deps, guards }: RouteContext): void {
+  // Served outside zod-openapi (a raw protobuf or JSON body, decoded with our own bounds) and documented below.
+  app.post('/v1/traces', guards.ingest, async (c) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    let body: unknown;
+    try {
+      if (type === 'application/json') body = await c.req.json();
+      else if (type === 'application/x-protobuf') body = decodeOtlpProtobufRequest(new Uint8Array(await c.req.arrayBuffer()));
+      else return c.json({ error: 'unsupported_media_type', message: 'Use application/json or application/x-protobuf' }, 415);
+    } catch {
+      return json400(c, 'Body is not a valid OTLP ExportTraceServiceRequest', 'body');
+    }
+    let decoded;
+    try {
+      decoded = decodeOtlpJson(body);
+    } catch (err) {
+      return json400(c, (err as Error).message, 'resourceSpans');
+    }
+    deps.ingest(decoded.traces);
+    if (type === 'application/x-protobuf') {
+      const bytes = encodeOtlpProtobufResponse(decoded.rejectedSpans, decoded.errorMessage);
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      return c.body(buffer, 200, { 'Content-Type': 'application/x-protobuf' });
+    }
+    return c.json(
+      decoded.rejectedSpans > 0 ? { partialSuccess: { rejectedSpans: decoded.rejectedSpans, errorMessage: decoded.errorMessage } } : {},
+      200,
+    );
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/v1/traces',
+    summary: 'OTLP/HTTP trace ingest (ExportTraceServiceRequest, JSON or protobuf); GenAI spans become AgentEx traces',
+    security: BEARER,
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': { schema: z.object({ resourceSpans: z.array(z.unknown()) }).openapi('ExportTraceServiceRequest') },
+          'application/x-protobuf': { schema: z.string().openapi({ format: 'binary' }) },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: 'accepted; `partialSuccess` counts rejected spans',
+        content: {
+          'application/json': {
+            schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.number().int(), errorMessage: z.string() }).optional() }).openapi('ExportTraceServiceResponse'),
+          },
+          'application/x-protobuf': { schema: z.string().openapi({ format: 'binary' }) },
+        },
+      },
+      ...BAD_400,
+      ...AUTH_401,
+      415: { description: 'unsupported content type', content: { 'application/json': { schema: ErrorSchema } } },
+      ...LIMITED_429,
+    },
+  });
+}
