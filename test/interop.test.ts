@@ -151,7 +151,8 @@ describe('real OTLP producers into agentex serve', () => {
     if (convention === 'openinference') {
       const { OpenAIInstrumentation } = await import('@arizeai/openinference-instrumentation-openai');
       const inst = new OpenAIInstrumentation({ tracerProvider: p.provider });
-      inst.manuallyInstrument(openai);
+      // Its declared parameter type is the class, but it patches `module.OpenAI`: the module namespace is what it needs.
+      inst.manuallyInstrument(openai as unknown as Parameters<typeof inst.manuallyInstrument>[0]);
       disable = () => inst.disable();
     } else {
       const { OpenAIInstrumentation } = await import('@traceloop/instrumentation-openai');
