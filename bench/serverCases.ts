@@ -1,9 +1,9 @@
 /**
  * The servers the service benchmarks load, started in one process: the real service (auth, rate limiter, request
  * log, metrics, security headers) with five circuits and stored traces, a bare hello-world route of the same
- * framework (the baseline), the ceiling (plain node:http sending the circuits body rendered once, with the same
- * security headers: what the response's size alone allows) and the floor (the same framework rendering the same
- * circuit views per request with the same security headers and no middleware). Used by `server.bench.ts`
+ * framework (the baseline), the ceiling (plain node:http sending the circuits body rendered once: what the
+ * response's size alone allows) and the floor (the same framework serving the same circuit views with `c.json` per
+ * request and no middleware). Used by `server.bench.ts`
  * (requests per second) and `instructions.ts` (instructions per request under callgrind), with load from
  * {@link autocannon}.
  */
@@ -18,8 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { circuitBreaker } from '../src/resilience/index.js';
-import { circuitListJson } from '../src/server/circuitJson.js';
-import { AgentexResponse, listen } from '../src/server/listen.js';
+import { listen } from '../src/server/listen.js';
 import { createLogger } from '../src/server/logger.js';
 import { circuitView, startService, type RunningService } from '../src/server/service.js';
 import { makeTrace } from '../src/store/testing/fixtures.js';
@@ -90,10 +89,10 @@ export async function startServerCases({ traces }: { traces: number }): Promise<
     const s = serve({ fetch: bare.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const views = () => svc.circuits.stats().map((s) => circuitView(s, null));
-  const floor = new Hono().get('/', (c) => c.body(circuitListJson(views()), 200, { 'Content-Type': 'application/json' }));
+  const floor = new Hono().get('/', (c) => c.json({ circuits: views() }));
   const floorServer = await listen(floor, { hostname: '127.0.0.1', port: 0 });
-  const ceilingBody = circuitListJson(views());
-  const ceilingServer = createServer({ ServerResponse: AgentexResponse }, (_req, res) => {
+  const ceilingBody = JSON.stringify({ circuits: views() });
+  const ceilingServer = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(ceilingBody) });
     res.end(ceilingBody);
   });

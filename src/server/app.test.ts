@@ -10,11 +10,25 @@ import type { TraceStore } from '../store/TraceStore.js';
 import { makeTrace } from '../store/testing/fixtures.js';
 import type { TraceRecord } from '../trace/model.js';
 import { createApp, type CircuitView } from './app.js';
-import { listen, SECURITY_HEADERS, serverUrl } from './listen.js';
+import { listen, serverUrl } from './listen.js';
 import { createMetrics } from './metrics.js';
 import { CircuitListSchema, TracePageSchema, TraceSchema } from './schemas.js';
 
 const API = 'a'.repeat(20) + '-api';
+/** The security headers of every response (hono's `secureHeaders()` defaults). */
+const SECURITY_HEADERS = [
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Origin-Agent-Cluster', '?1'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Strict-Transport-Security', 'max-age=15552000; includeSubDomains'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-DNS-Prefetch-Control', 'off'],
+  ['X-Download-Options', 'noopen'],
+  ['X-Frame-Options', 'SAMEORIGIN'],
+  ['X-Permitted-Cross-Domain-Policies', 'none'],
+  ['X-XSS-Protection', '0'],
+] as const;
 const ADMIN = 'b'.repeat(20) + '-admin';
 
 describe('HTTP API through a real server on 127.0.0.1', () => {
@@ -83,7 +97,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
       },
       ingest: (traces) => {
         ingested = traces;
-        return { kept: traces.length, sampledOut: 0, dropped: 0 };
+        return Promise.resolve({ ok: true, acceptedSpans: traces.reduce((n, t) => n + t.spans.length, 0), rejectedSpans: 0, errorMessage: '' });
       },
       metrics,
       isReady: () => true,
@@ -195,6 +209,10 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     expect(ingested).toHaveLength(1);
     expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
     expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).status).toBe(400);
+    // Within the body limit but past a decoding limit: refused before parsing, naming the limit.
+    const deep = await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"resourceSpans":${'['.repeat(40)}` });
+    expect(deep.status).toBe(400);
+    expect(JSON.stringify(await deep.json())).toMatch(/more than 32 levels of nesting \(limit \\"depth\\"\)/);
     const huge = await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
     expect(huge.status).toBe(413);
     expect((await call('/v1/traces', { method: 'POST', token: null, headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
@@ -249,7 +267,9 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
       expect(r.headers.get('x-request-id')).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
     }
     // A well-formed request id from the client is kept; anything else is replaced.
-    expect((await raw('/health', 'GET', { 'x-request-id': 'client-id.42_a' })).headers.get('x-request-id')).toEqual(['client-id.42_a']);
+    expect((await raw('/health', 'GET', { 'x-request-id': 'client-id-42_a=' })).headers.get('x-request-id')).toEqual(['client-id-42_a=']);
+    const tooLong = (await raw('/health', 'GET', { 'x-request-id': 'a'.repeat(65) })).headers.get('x-request-id');
+    expect(tooLong).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
     const replaced = (await raw('/health', 'GET', { 'x-request-id': 'not ok!' })).headers.get('x-request-id');
     expect(replaced).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
   });

@@ -15,7 +15,8 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { parseTime } from '../store/query.js';
 import type { ToolSpanRecord } from '../trace/model.js';
-import type { CircuitView, ServiceDeps } from './app.js';
+import type { CircuitView, ServiceDeps } from './deps.js';
+import type { Guards } from './routes/route.js';
 import { AUTH_COOKIE, CSRF_HEADER, presentedToken, requireRole, roleOf } from './auth.js';
 
 /** The Content-Security-Policy of every dashboard response: same-origin only, no inline script or style. */
@@ -49,6 +50,11 @@ const PAGE_ROUTES = ['/', '/circuits', '/traces', '/traces/:id', '/signin'];
 export interface DashboardOptions {
   /** Directory holding the built UI (`index.html`, `assets/`). Default: `ui/dist` beside this module. */
   assetsDir?: string;
+  /**
+   * The API's guards (rate limit per client + token): read routes use `read`, the session exchange `limited`.
+   * Default: the read-token check alone, no rate limit (the dashboard served on its own, in tests).
+   */
+  guards?: Pick<Guards, 'read' | 'limited'>;
 }
 
 /** Counters of the dashboard routes (for tests and diagnostics). */
@@ -139,7 +145,8 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
   const app = new Hono();
   const dir = options.assetsDir ?? fileURLToPath(new URL('./ui/dist/', import.meta.url));
   let assets = loadAssets(dir);
-  const read = requireRole('read', deps.tokens);
+  const read = options.guards?.read ?? requireRole('read', deps.tokens);
+  const limited = options.guards?.limited ?? (async (_c: Context, next: () => Promise<void>) => next());
   const counters: DashboardStats = { streamsActive: 0, streamsRejected: 0 };
   const cookieFlags = (c: Context) => {
     const secure = new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -173,12 +180,12 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
   });
 
   // --- session: who am I, sign in, sign out -----------------------------------------------------------------------
-  app.get('/api/session', (c) => {
+  app.get('/api/session', limited, (c) => {
     c.header('Cache-Control', 'no-store');
     const role = roleOf(presentedToken(c).token, deps.tokens);
     return c.json(role === null ? { authenticated: false as const } : { authenticated: true as const, role }, 200);
   });
-  app.post('/api/session', async (c) => {
+  app.post('/api/session', limited, async (c) => {
     c.header('Cache-Control', 'no-store');
     if (!c.req.header(CSRF_HEADER)) return c.json({ error: 'csrf', message: `Sign-in requests need the ${CSRF_HEADER} header` }, 403);
     let body: unknown;
@@ -196,7 +203,7 @@ export function createDashboard(deps: ServiceDeps, options: DashboardOptions = {
     setCookie(c, token.trim());
     return c.json({ authenticated: true as const, role }, 200);
   });
-  app.delete('/api/session', (c) => {
+  app.delete('/api/session', limited, (c) => {
     if (!c.req.header(CSRF_HEADER)) return c.json({ error: 'csrf', message: `Sign-out requests need the ${CSRF_HEADER} header` }, 403);
     c.header('Set-Cookie', `${AUTH_COOKIE}=; Max-Age=0; ${cookieFlags(c)}`);
     return c.json({ authenticated: false as const }, 200);

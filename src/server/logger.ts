@@ -1,9 +1,11 @@
 /**
- * Structured JSON logs (pino). Authorization headers, cookies, tokens and bodies are censored by path, and every
- * string that reaches a log line can additionally pass through the trace redactor by the caller. Request logs carry
- * method, route, status, duration, request id and trace id — never raw bodies.
+ * Structured JSON logs (pino). Authorization headers, cookies, tokens and bodies are censored by path; given a
+ * redactor (the service passes one built from the same rules as its traces, configured keys and patterns included),
+ * every logged object is redacted by key and shape, and the message text by shape.
+ * Request logs carry method, route, status, duration, request id and trace id — never raw bodies.
  */
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+import type { Redactor } from '../trace/index.js';
 
 export type { Logger };
 
@@ -24,78 +26,68 @@ export const LOG_REDACT_PATHS = [
   '*.password',
 ];
 
-let lastSecond = -1;
-let secondPrefix = '';
 /**
- * pino timestamp: ISO 8601 like `pino.stdTimeFunctions.isoTime`, with the date and time up to the second formatted
- * once per second — `toISOString()` on every line was a third of the cost of a request log line.
+ * Creates the service logger. Pass a destination stream in tests to capture lines, and a redactor to apply its rules
+ * to every line (pino's `formatters.log` for logged objects, `hooks.logMethod` for the message).
  */
-export function isoTime(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    secondPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
-  }
-  const ms = now - second * 1000;
-  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
-}
-
-/** Creates the service logger. Pass a destination stream in tests to capture lines. */
-export function createLogger(level: LoggerOptions['level'] = 'info', destination?: DestinationStream): Logger {
+export function createLogger(level: LoggerOptions['level'] = 'info', destination?: DestinationStream, redactor?: Redactor): Logger {
   const options: LoggerOptions = {
     level,
     base: { service: 'agentex' },
     redact: { paths: LOG_REDACT_PATHS, censor: '[REDACTED]' },
-    timestamp: isoTime,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    ...(redactor
+      ? {
+          formatters: {
+            // Child bindings do not pass through here (pino resets the bindings formatter for children): bind only
+            // fields our code controls, and log anything from outside as the logged object.
+            log: (object: Record<string, unknown>) => redactor.redact(object) as Record<string, unknown>,
+          },
+          // The message and its interpolation arguments; the finished line is not rewritten (a rule could break its JSON).
+          hooks: {
+            logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: unknown[]) => void) {
+              method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? redactor.redactString(a) : a)));
+            },
+          },
+        }
+      : {}),
   };
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** One access-log entry: only fields the request middleware controls (never paths, queries, headers or bodies). */
-export interface AccessEntry {
-  requestId: string;
-  method: string;
-  /** The matched route pattern (`/api/traces/:id`), not the path the client sent. */
-  route: string;
-  status: number;
-  ms: number;
+/** What {@link logRun} writes: an agent run's outcome, never its input or output. */
+export interface RunLogEntry {
+  traceId: string;
+  /** The run's `traceparent`: its flags say whether the trace was kept (`01`) or sampled out (`00`). */
+  traceparent?: string | undefined;
+  agent: string;
+  userId: string | number | null;
+  status: string;
+  iterations: number;
+  durationMs: number;
+  usage: { inputTokens: number; outputTokens: number };
+  errorCode?: string | undefined;
 }
 
-export type AccessLog = (entry: AccessEntry) => void;
-
-const LEVEL_INFO = 30;
-const LEVEL_ERROR = 50;
-
 /**
- * The request log: one line per request, `error` for 5xx and `info` otherwise, in the logger's own line format and
- * written to its own destination. A line is rendered with one template instead of pino's generic path (key
- * redaction, per-key serialisation), which cost as much as the rest of a small request: its fields are known, carry
- * no secrets, and are JSON-encoded here. A logger whose internals are not pino's gets the generic path.
+ * One `info` line per agent run, kept by sampling or not (`msg: "agent run"`), so a sampled-out run can still be
+ * matched to a user's complaint: trace id, agent, user, status, iterations, duration, token totals and whether the
+ * trace was stored. Never the message, the answer or tool data.
  */
-export function createAccessLog(logger: Logger): AccessLog {
-  const internals = logger as unknown as Record<symbol, unknown>;
-  const stream = internals[pino.symbols.streamSym] as { write(line: string): unknown } | undefined;
-  const time = internals[pino.symbols.timeSym] as (() => string) | undefined;
-  const chindings = internals[pino.symbols.chindingsSym];
-  const messageKey = internals[pino.symbols.messageKeySym];
-  if (typeof stream?.write !== 'function' || typeof time !== 'function' || typeof chindings !== 'string' || messageKey !== 'msg') {
-    return (e) => logger[e.status >= 500 ? 'error' : 'info']({ requestId: e.requestId, method: e.method, route: e.route, status: e.status, ms: e.ms }, 'request');
-  }
-  const quoted = new Map<string, string>();
-  const quote = (s: string): string => {
-    let q = quoted.get(s);
-    if (q === undefined) {
-      q = JSON.stringify(s);
-      if (quoted.size < 1000) quoted.set(s, q);
-    }
-    return q;
-  };
-  return (e) => {
-    const level = e.status >= 500 ? LEVEL_ERROR : LEVEL_INFO;
-    if (level < logger.levelVal) return;
-    stream.write(
-      `{"level":${level}${time()}${chindings},"requestId":${JSON.stringify(e.requestId)},"method":${quote(e.method)},"route":${quote(e.route)},"status":${e.status},"ms":${e.ms},"msg":"request"}\n`,
-    );
-  };
+export function logRun(logger: Logger, run: RunLogEntry): void {
+  logger.info(
+    {
+      traceId: run.traceId,
+      agent: run.agent,
+      userId: run.userId,
+      status: run.status,
+      ...(run.errorCode ? { errorCode: run.errorCode } : {}),
+      iterations: run.iterations,
+      durationMs: Math.round(run.durationMs),
+      inputTokens: run.usage.inputTokens,
+      outputTokens: run.usage.outputTokens,
+      kept: run.traceparent ? run.traceparent.endsWith('-01') : false,
+    },
+    'agent run',
+  );
 }

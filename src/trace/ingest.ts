@@ -9,7 +9,7 @@
 import type { SpanError, SpanKind, SpanStatus, TokenUsage, TraceRecord, TraceStatus } from './model.js';
 import { SPAN_KINDS, TRACE_STATUSES } from './model.js';
 import { isSpanId, isTraceId } from './ids.js';
-import { MAX_NAME_CHARS, truncateText, type TraceBounds } from './bounds.js';
+import { cutKey, MAX_KEY_CAPTURE_CHARS, MAX_NAME_CHARS, truncateText, type TraceBounds } from './bounds.js';
 import { captureChars, captureError } from './Span.js';
 import { safeText, safeValue, type SafeJson } from './safeValue.js';
 import type { SpanSource, TraceSource } from './record.js';
@@ -64,7 +64,7 @@ export function toTraceSource(record: unknown, bounds: TraceBounds): TraceSource
   if (isObject(r.metadata)) {
     metadata = {};
     for (const key of Object.keys(r.metadata).slice(0, bounds.maxItems)) {
-      metadata[safeText(key, MAX_NAME_CHARS)] = capture(r.metadata[key], bounds.maxAttributeChars, bounds);
+      metadata[cutKey(key, MAX_KEY_CAPTURE_CHARS)] = capture(r.metadata[key], bounds.maxAttributeChars, bounds);
     }
   }
   return {
@@ -145,7 +145,7 @@ function captureAttributes(attributes: Loose | null | undefined, bounds: TraceBo
       dropped++;
       continue;
     }
-    attrs.push(key, captureAttribute(v, bounds));
+    attrs.push(cutKey(key, MAX_KEY_CAPTURE_CHARS), captureAttribute(v, bounds));
   }
   return { attrs: attrs.length > 0 ? attrs : null, dropped };
 }
@@ -173,5 +173,9 @@ function captureUsage(usage: unknown): TokenUsage | null {
   if (!isObject(usage)) return null;
   const input = Number(usage.inputTokens);
   const output = Number(usage.outputTokens);
-  return { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+  const captured: TokenUsage = { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+  // Cache counts are optional: kept only when they are finite, non-negative numbers.
+  if (typeof usage.cacheReadTokens === 'number' && Number.isFinite(usage.cacheReadTokens) && usage.cacheReadTokens >= 0) captured.cacheReadTokens = usage.cacheReadTokens;
+  if (typeof usage.cacheWriteTokens === 'number' && Number.isFinite(usage.cacheWriteTokens) && usage.cacheWriteTokens >= 0) captured.cacheWriteTokens = usage.cacheWriteTokens;
+  return captured;
 }

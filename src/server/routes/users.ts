@@ -1,0 +1,22 @@
+/** Erasure of a user's data (GDPR right to erasure). */
+import { z } from '@hono/zod-openapi';
+import { adminRoute, BAD_400, type RouteContext } from './route.js';
+
+export function userRoutes({ app, deps, guards }: RouteContext): void {
+  app.openapi(
+    adminRoute(guards, {
+      method: 'delete',
+      path: '/api/users/{userId}/traces',
+      summary: 'Delete every trace and the stored conversation of a user (GDPR right to erasure)',
+      request: { params: z.object({ userId: z.string().min(1).max(200) }) },
+      responses: { 200: { description: 'deleted', content: { 'application/json': { schema: z.object({ deleted: z.number().int() }) } } }, ...BAD_400 },
+    }),
+    async (c) => {
+      const { userId } = c.req.valid('param');
+      const deleted = await deps.store.deleteByUser(userId);
+      await deps.eraseUserState?.(userId);
+      deps.logger.info({ requestId: c.get('requestId'), deleted }, 'user traces deleted');
+      return c.json({ deleted }, 200);
+    },
+  );
+}
