@@ -54,9 +54,9 @@ export async function createRedisL2Store(options: RedisL2StoreOptions): Promise<
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     client.connect().catch(() => undefined), // the 'error' listener reports it; reconnection continues
+    // Ref'd: the caller waits on this deadline (#16.5); it is cleared as soon as the race is decided.
     new Promise((resolve) => {
       timer = setTimeout(resolve, connectTimeoutMs);
-      timer.unref();
     }),
   ]);
   clearTimeout(timer);
