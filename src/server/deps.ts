@@ -63,7 +63,8 @@ export interface HttpMetrics {
 }
 
 export interface ServiceDeps {
-  config: Pick<Config, 'rateLimit' | 'adminRateLimit' | 'bodyLimitBytes' | 'requestTimeoutMs' | 'corsOrigins'>;
+  config: Pick<Config, 'rateLimit' | 'adminRateLimit' | 'bodyLimitBytes' | 'requestTimeoutMs' | 'corsOrigins'> &
+    Partial<Pick<Config, 'ingestRateLimit' | 'metricsToken'>>;
   tokens: Pick<Tokens, 'api' | 'admin'>;
   logger: Logger;
   store: TraceStore;

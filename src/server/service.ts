@@ -27,9 +27,11 @@ import type { SearchClient } from '../tools/search/types.js';
 import { webSearchTool } from '../tools/webSearch.js';
 import type { TraceExporter } from '../trace/model.js';
 import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js';
+import { createRedactor } from '../trace/redact.js';
 import { createApp, type CircuitView } from './app.js';
 import { resolveTokens, type Tokens } from './auth.js';
-import { ConfigError, loadConfig, type Config, type LoadConfigInput } from './config.js';
+import { ConfigError, loadConfig, redactionOptions, type Config, type LoadConfigInput } from './config.js';
+import type { DestinationStream } from 'pino';
 import { createLogger, logRun, type Logger } from './logger.js';
 import { otlpExporter } from '../trace/exporters/otlp.js';
 import { listen, serverUrl } from './listen.js';
@@ -45,6 +47,8 @@ export interface StartServiceOptions extends LoadConfigInput {
   printBanner?: boolean;
   /** Overrides the logger (tests). */
   logger?: Logger;
+  /** Where the service's own logger writes (default stdout); ignored when `logger` is given. */
+  logDestination?: DestinationStream;
 }
 
 export interface RunningService {
@@ -56,6 +60,8 @@ export interface RunningService {
   tracer: Tracer;
   circuits: CircuitRegistry;
   metrics: ServiceMetrics;
+  /** The service's logger: its lines go through the same redaction rules as its traces. */
+  logger: Logger;
   /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -100,7 +106,9 @@ export function searchClientsFromConfig(config: Config): SearchClient[] {
  */
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const config = loadConfig(options);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  // One set of redaction rules (built-in plus configured) for traces, own and ingested, and for logs.
+  const redaction = redactionOptions(config);
+  const logger = options.logger ?? createLogger(config.logLevel, options.logDestination, createRedactor(redaction));
   const tokens = resolveTokens(config.apiToken, config.adminToken);
   let ready = false;
   let storeUp = true;
@@ -176,6 +184,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     sampleRate: config.sampleRate,
     slowThresholdMs: config.slowTraceMs,
     metadata: { serviceName: 'agentex', labelPrefix: config.labelPrefix },
+    redaction,
     processor: { scheduleDelayMs: 1000 },
   });
   late.tracer = tracer;
@@ -194,6 +203,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     ],
     onCall: (e) => metrics.observeTool(e.tool, e.ok, e.durationMs / 1000),
   });
+  metrics.registerTools(tools.names());
 
   const app = createApp({
     config,
@@ -291,7 +301,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { url, config, tokens, store, state, tracer, circuits, metrics, close };
+  return { url, config, tokens, store, state, tracer, circuits, metrics, logger, close };
 }
 
 /** The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change. */

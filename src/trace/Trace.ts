@@ -4,7 +4,7 @@
  */
 import type { KeepReason, SpanKind, TraceStatus } from './model.js';
 import { TRACE_STATUSES } from './model.js';
-import type { TraceBounds } from './bounds.js';
+import { cutKey, MAX_KEY_CAPTURE_CHARS, type TraceBounds } from './bounds.js';
 import { newSpanId, newTraceId, rootSpanIdOf } from './ids.js';
 import { formatTraceparent } from './traceparent.js';
 import { NOOP_SPAN, RecordingSpan, captureChars, captureError, nowMs, type Span } from './Span.js';
@@ -158,7 +158,7 @@ export class RecordingTrace implements Trace {
     const b = this.bounds;
     const meta = (this.metadata ??= {});
     if (!(key in meta) && Object.keys(meta).length >= b.maxItems) return this;
-    meta[safeText(key, 200)] = safeValue(value, { maxStringChars: captureChars(b.maxAttributeChars), maxDepth: b.maxDepth, maxItems: b.maxItems });
+    meta[cutKey(typeof key === 'string' ? key : safeText(key, 200), MAX_KEY_CAPTURE_CHARS)] = safeValue(value, { maxStringChars: captureChars(b.maxAttributeChars), maxDepth: b.maxDepth, maxItems: b.maxItems });
     return this;
   }
 

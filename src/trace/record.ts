@@ -84,8 +84,9 @@ export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx
   }
   let finalOutput: string | null = null;
   if (trace.finalOutput !== undefined) {
-    const raw = typeof trace.finalOutput === 'string' ? trace.finalOutput : safeText(trace.finalOutput, Infinity);
-    finalOutput = text(raw, bounds.maxFinalOutputChars);
+    // A structured answer is redacted as data (by key too) before it becomes text.
+    const raw = typeof trace.finalOutput === 'string' ? redactor.redactString(trace.finalOutput) : safeText(redactor.redactTree(trace.finalOutput), Infinity);
+    finalOutput = truncateText(raw, bounds.maxFinalOutputChars);
     estimate += finalOutput.length;
   }
   const metadata: Record<string, unknown> = {};
@@ -169,9 +170,8 @@ function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string
   const max = bounds.maxAttributeChars;
   const out: Record<string, unknown> = {};
   for (let i = 0; i < flat.length; i += 2) {
-    const rawKey = flat[i] as string;
-    const key = rawKey.length > MAX_NAME_CHARS ? rawKey.slice(0, MAX_NAME_CHARS) : rawKey;
-    const rule = redactor.sensitiveKey(key);
+    // Decided on the whole captured key (`<long prefix>.password`), then stored under its redacted, cut name.
+    const { rule, name: key } = redactor.keyVerdict(flat[i] as string);
     if (rule !== null) {
       out[key] = `[REDACTED:${rule}]`;
       continue;
