@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type EmulatorSet } from '../src/emulators/index.js';
 import { startService, type RunningService } from '../src/server/service.js';
+import { ingest } from './ops/support.js';
 import type { OtlpTraceRequest } from '../src/trace/exporters/otlp.js';
 import { decodeAttrs as attrs, officialRoundTrip } from '../src/trace/testing/officialOtlp.js';
 
@@ -143,6 +144,14 @@ describe('traces out and through', () => {
     const stored = await svc.store.get(KEPT_TRACE);
     expect(stored?.metadata.traceContext).toEqual({ rootSpanId: back.spanId, parentSpanId: caller.spanId });
   }, 30_000);
+
+  it("forwards only the service's own runs: traces ingested from other agents are stored, not sent on", async () => {
+    const foreign = '5bf92f3577b34da6a000000000000009';
+    await ingest(svc.url, API, [{ traceId: foreign, agent: 'elsewhere', error: true, spans: 2 }]);
+    await svc.tracer.forceFlush();
+    expect(await svc.store.get(foreign)).not.toBeNull();
+    expect(collected.some((r) => JSON.stringify(r.body).includes(foreign))).toBe(false);
+  });
 
   it('ignores a malformed traceparent (the run starts its own trace) and still answers with one', async () => {
     emu.anthropic.enqueue({ text: 'ok' });

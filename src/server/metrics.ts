@@ -144,7 +144,7 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     const forwarded = () => sources.forwarded?.() ?? { exported: 0, lost: 0 };
     new Counter({
       name: 'agentex_traces_forwarded_total',
-      help: "Kept traces sent to the team's OTLP collector, by outcome (exported, lost after retries)",
+      help: "The service's own kept traces sent to the team's OTLP collector (exported), and traces in batches it did not take after retries (lost)",
       labelNames: ['outcome'],
       registers: [registry],
       collect() {

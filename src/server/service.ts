@@ -72,6 +72,28 @@ export interface RunningService {
 /** Name of the exporter that forwards to `AGENTEX_OTLP_ENDPOINT` (in processor stats and export-failure logs). */
 export const FORWARD_EXPORTER = 'otlp-forward';
 
+/**
+ * Forwards only the service's own runs: traces ingested from other agents came from senders that can export to the
+ * collector themselves, and sending them on could loop (a collector that also feeds AgentEx). Own traces are the
+ * ones the tracer stamped with `metadata.service`; ingested ones never get it.
+ */
+export function ownTracesOnly(exporter: TraceExporter): TraceExporter & { readonly sent: number } {
+  let sent = 0;
+  return {
+    name: exporter.name,
+    get sent() {
+      return sent;
+    },
+    async export(batch, signal) {
+      const own = batch.filter((t) => t.metadata.service !== undefined && t.metadata.source === undefined);
+      if (own.length === 0) return;
+      await exporter.export(own, signal);
+      sent += own.length;
+    },
+    ...(exporter.shutdown ? { shutdown: () => exporter.shutdown!() } : {}),
+  };
+}
+
 /** The collector's traces URL: `AGENTEX_OTLP_ENDPOINT` as given, or with `/v1/traces` when it has no path. */
 export function otlpTracesUrl(endpoint: string): string {
   const url = new URL(endpoint);
@@ -163,7 +185,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       ? {
           forwarded: () => {
             const f = late.tracer?.stats().processor.exporters[FORWARD_EXPORTER];
-            return { exported: f?.exported ?? 0, lost: f?.lost ?? 0 };
+            return { exported: forward?.sent ?? 0, lost: f?.lost ?? 0 };
           },
         }
       : {}),
@@ -181,7 +203,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     writeHealth,
   );
-  const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: FORWARD_EXPORTER }) : null;
+  const forward = config.otlpEndpoint
+    ? ownTracesOnly(otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: FORWARD_EXPORTER }))
+    : null;
   const tracer = createTracer({
     exporters: forward ? [timedExporter, forward] : [timedExporter],
     sampleRate: config.sampleRate,

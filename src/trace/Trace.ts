@@ -82,7 +82,8 @@ const STATUSES: ReadonlySet<string> = new Set(TRACE_STATUSES);
 export class RecordingTrace implements Trace {
   readonly isRecording = true;
   readonly traceId: string;
-  readonly rootSpanId: string;
+  /** Set when the trace joined a caller's (fresh random id); otherwise derived from the trace id on first use. */
+  private readonly joinedRootSpanId: string | null;
   /** The caller's span this run joined (from `traceparent`), or null for a trace of our own. */
   readonly parentSpanId: string | null;
   readonly bounds: TraceBounds;
@@ -111,8 +112,12 @@ export class RecordingTrace implements Trace {
     this.bounds = sink.bounds;
     this.traceId = traceId ?? newTraceId();
     this.parentSpanId = traceId === undefined ? null : parentSpanId;
-    this.rootSpanId = this.parentSpanId === null ? rootSpanIdOf(this.traceId) : newSpanId();
+    this.joinedRootSpanId = this.parentSpanId === null ? null : newSpanId();
     this.startedAt = nowMs();
+  }
+
+  get rootSpanId(): string {
+    return this.joinedRootSpanId ?? rootSpanIdOf(this.traceId);
   }
 
   traceparent(): string {
