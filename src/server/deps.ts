@@ -40,11 +40,15 @@ export interface AgentRunRequest {
   userId?: string | number | undefined;
   agent?: string | undefined;
   system?: string | undefined;
+  /** The caller's trace to join, from a valid W3C `traceparent` header. */
+  parent?: { traceId: string; parentSpanId: string } | undefined;
 }
 
 export interface AgentRunResponse {
   output: string;
   traceId: string;
+  /** The run's W3C `traceparent`, sent back as the response header ('' = none). */
+  traceparent?: string | undefined;
   status: 'running' | 'success' | 'error' | 'timeout';
   iterations: number;
 }
@@ -59,7 +63,8 @@ export interface HttpMetrics {
 }
 
 export interface ServiceDeps {
-  config: Pick<Config, 'rateLimit' | 'adminRateLimit' | 'bodyLimitBytes' | 'requestTimeoutMs' | 'corsOrigins'>;
+  config: Pick<Config, 'rateLimit' | 'adminRateLimit' | 'bodyLimitBytes' | 'requestTimeoutMs' | 'corsOrigins'> &
+    Partial<Pick<Config, 'ingestRateLimit' | 'metricsToken'>>;
   tokens: Pick<Tokens, 'api' | 'admin'>;
   logger: Logger;
   store: TraceStore;
@@ -73,4 +78,9 @@ export interface ServiceDeps {
   eraseUserState?: ((userId: string) => Promise<void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
+  /**
+   * Recent trace-store writes: `failing` once several consecutive writes failed, until one succeeds. Absent = only
+   * the store's ping decides its health.
+   */
+  storeWrites?(): 'ok' | 'failing';
 }

@@ -79,3 +79,40 @@ describe('route guards', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
   });
 });
+
+describe('/metrics with AGENTEX_METRICS_TOKEN', () => {
+  const metrics = createMetrics(
+    {
+      circuits: () => [],
+      tracePipeline: () => ({ stored: 0, sampledOut: 0, dropped: 0, lost: 0 }),
+      cache: () => ({ hits: 0, misses: 0, evictions: 0 }),
+      storeUp: () => true,
+      storeCounters: () => ({ tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 }),
+      ready: () => true,
+    },
+    { defaultMetrics: false },
+  );
+  const app = (metricsToken?: string) =>
+    createApp({
+      config: { rateLimit: 10, adminRateLimit: 1, bodyLimitBytes: 1024, requestTimeoutMs: 1000, corsOrigins: '', metricsToken },
+      tokens: { api: API, admin: ADMIN },
+      logger: pino({ level: 'silent' }),
+      store: {} as TraceStore,
+      circuits: { list: () => [], reset: () => true },
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
+      metrics,
+      isReady: () => true,
+    });
+
+  it('is open when unset, and needs exactly that bearer token when set (not the API token)', async () => {
+    expect((await app().request('/metrics')).status).toBe(200);
+    const METRICS = 'm'.repeat(24);
+    const guarded = app(METRICS);
+    expect((await guarded.request('/metrics')).status).toBe(401);
+    expect((await guarded.request('/metrics', { headers: { authorization: `Bearer ${API}` } })).status).toBe(401);
+    expect((await guarded.request('/metrics', { headers: { authorization: `Bearer ${METRICS}x` } })).status).toBe(401);
+    const ok = await guarded.request('/metrics', { headers: { authorization: `Bearer ${METRICS}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/agentex_ready 1/);
+  });
+});

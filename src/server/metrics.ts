@@ -5,8 +5,7 @@
  * (`_total` counters, `_seconds` histograms) and pass `promtool check metrics`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { HttpMetrics } from './app.js';
-import { FastHistogram, type HistogramSeries } from './fastHistogram.js';
+import type { HttpMetrics } from './deps.js';
 import type { TraceStoreCounters } from '../store/TraceStore.js';
 import type { RateLimiterStats } from './rateLimit.js';
 
@@ -31,6 +30,10 @@ export interface MetricsSources {
   tracePipeline(): TracePipelineSample;
   cache(): { hits: number; misses: number; evictions: number };
   storeUp(): boolean;
+  /** Traces forwarded to the team's collector (`AGENTEX_OTLP_ENDPOINT`) and lost after retries. Absent = not forwarding. */
+  forwarded?(): { exported: number; lost: number };
+  /** Failed writes to the trace store since start (exports that the store refused). Absent = not reported. */
+  storeWriteErrors?(): number;
   /** The trace store's own counters (purges, WAL checkpoints, statement cache). */
   storeCounters(): TraceStoreCounters;
   ready(): boolean;
@@ -39,12 +42,22 @@ export interface MetricsSources {
 /** prom-client default gauges whose names end in `_total` (a counter suffix); dropped from our registry. */
 const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 const STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+/** The `tool` label of calls to a tool name that was never registered (names chosen by the model). */
+export const UNKNOWN_TOOL = 'unknown';
+/** Most (method, route, status) label sets of the HTTP metrics; beyond it, requests count under route `other`. */
+export const MAX_HTTP_SERIES = 1000;
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export interface ServiceMetrics extends HttpMetrics {
   readonly registry: Registry;
   observeRun(status: string, seconds: number): void;
+  /**
+   * Records one tool call. The tool name becomes a label only when it was registered with {@link registerTools}:
+   * models choose tool names, so any other name is labelled `unknown` (the series stay bounded).
+   */
   observeTool(tool: string, ok: boolean, seconds: number): void;
+  /** Names of the tools the agent offers: the only tool names used as metric labels. */
+  registerTools(names: Iterable<string>): void;
   observeStoreWrite(seconds: number): void;
 }
 
@@ -121,12 +134,39 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
   });
   new Gauge({
     name: 'agentex_store_up',
-    help: '1 when the trace store answered its last health ping, else 0',
+    help: '1 when the trace store answered its last health ping and its writes are not failing, else 0',
     registers: [registry],
     collect() {
       this.set(sources.storeUp() ? 1 : 0);
     },
   });
+  if (sources.forwarded) {
+    const forwarded = () => sources.forwarded?.() ?? { exported: 0, lost: 0 };
+    new Counter({
+      name: 'agentex_traces_forwarded_total',
+      help: "Kept traces sent to the team's OTLP collector, by outcome (exported, lost after retries)",
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const f = forwarded();
+        this.inc({ outcome: 'exported' }, f.exported);
+        this.inc({ outcome: 'lost' }, f.lost);
+      },
+    });
+  }
+  if (sources.storeWriteErrors) {
+    const writeErrors = () => sources.storeWriteErrors?.() ?? 0;
+    new Counter({
+      name: 'agentex_store_write_errors_total',
+      help: 'Trace store writes that failed (each failed export attempt to the store: I/O errors, full disk, locks)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(writeErrors());
+      },
+    });
+  }
   new Counter({
     name: 'agentex_store_purged_traces_total',
     help: 'Traces deleted by the retention purge (background and on demand)',
@@ -234,6 +274,7 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
+  const knownTools = new Set<string>();
   const toolDuration = new Histogram({
     name: 'agentex_tool_duration_seconds',
     help: 'Tool call duration by tool and result',
@@ -247,38 +288,30 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  // Per-request metrics are the hot path: the request counter is plain numbers read at scrape time, the duration
-  // histogram a FastHistogram (see fastHistogram.ts); each (method, route, status) is resolved once and kept. The
-  // set is small (routes are patterns, methods and statuses are few) and bounded: past MAX_HTTP_SERIES label sets,
-  // requests are counted under route "other".
-  const httpCounts = new Map<string, { labels: { method: string; route: string; status: string }; n: number }>();
-  new Counter({
+  // Per-request metrics: prom-client's counter and histogram, with the label children of each (method, route, status)
+  // resolved once and kept. Labels come from finite sets (route patterns, methods, statuses); past MAX_HTTP_SERIES
+  // label sets, requests are counted under route "other".
+  const httpRequests = new Counter({
     name: 'agentex_http_requests_total',
     help: 'HTTP requests by method, route and status',
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
-    collect() {
-      this.reset();
-      for (const { labels, n } of httpCounts.values()) this.inc(labels, n);
-    },
   });
-  const httpDuration = new FastHistogram({
+  const httpDuration = new Histogram({
     name: 'agentex_http_request_duration_seconds',
     help: 'HTTP request duration by route',
     labelNames: ['method', 'route'],
     buckets: DURATION_BUCKETS,
+    registers: [registry],
   });
-  registry.registerMetric(httpDuration as unknown as Histogram);
-  const MAX_HTTP_SERIES = 1000;
-  const httpSeries = new Map<string, { count: { n: number }; duration: HistogramSeries }>();
-  const seriesOf = (method: string, route: string, status: number): { count: { n: number }; duration: HistogramSeries } => {
+  type HttpSeries = { count: ReturnType<typeof httpRequests.labels>; duration: ReturnType<typeof httpDuration.labels> };
+  const httpSeries = new Map<string, HttpSeries>();
+  const seriesOf = (method: string, route: string, status: number): HttpSeries => {
     const key = `${method} ${status} ${route}`;
     let series = httpSeries.get(key);
     if (series === undefined) {
       if (httpSeries.size >= MAX_HTTP_SERIES && route !== 'other') return seriesOf(method, 'other', status);
-      const count = { labels: { method, route, status: String(status) }, n: 0 };
-      httpCounts.set(key, count);
-      series = { count, duration: httpDuration.seriesFor(`${method} ${route}`, [method, route]) };
+      series = { count: httpRequests.labels(method, route, String(status)), duration: httpDuration.labels(method, route) };
       httpSeries.set(key, series);
     }
     return series;
@@ -310,7 +343,7 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     registry,
     observeRequest(method, route, status, seconds) {
       const series = seriesOf(method, route, status);
-      series.count.n++;
+      series.count.inc();
       series.duration.observe(seconds);
     },
     trackRateLimiter(name, stats) {
@@ -321,7 +354,10 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
       runDuration.observe({ status }, seconds);
     },
     observeTool(tool, ok, seconds) {
-      toolDuration.observe({ tool, result: ok ? 'ok' : 'error' }, seconds);
+      toolDuration.observe({ tool: knownTools.has(tool) ? tool : UNKNOWN_TOOL, result: ok ? 'ok' : 'error' }, seconds);
+    },
+    registerTools(names) {
+      for (const name of names) knownTools.add(name);
     },
     observeStoreWrite(seconds) {
       storeWrite.observe(seconds);

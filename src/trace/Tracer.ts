@@ -17,7 +17,7 @@ import { NOOP_TRACE, RecordingTrace, type Trace, type TraceOptions, type TraceSi
 import { currentSpan, currentTrace, runInTrace, startSpan, withSpan } from './context.js';
 import type { Span } from './Span.js';
 import type { SafeJson } from './safeValue.js';
-import { isTraceId } from './ids.js';
+import { isSpanId, isTraceId } from './ids.js';
 
 /** Options of {@link createTracer}. Every one is optional; defaults are listed per field. */
 export interface TracerOptions {
@@ -70,7 +70,7 @@ export interface TracerStats {
   processor: ProcessorStats;
 }
 
-const TRACE_OPTION_KEYS = ['agent', 'skill', 'userId', 'metadata', 'traceId'];
+const TRACE_OPTION_KEYS = ['agent', 'skill', 'userId', 'metadata', 'traceId', 'parentSpanId'];
 
 /** Creates traces and spans and exports the kept ones. Build with {@link createTracer}. */
 export class Tracer implements TraceSink {
@@ -123,7 +123,8 @@ export class Tracer implements TraceSink {
     }
     const o = typeof options === 'string' ? { agent: options } : options;
     assertKnownKeys('trace', o, TRACE_OPTION_KEYS);
-    const trace = new RecordingTrace(this, o.traceId !== undefined && isTraceId(o.traceId) ? o.traceId : undefined);
+    const traceId = o.traceId !== undefined && isTraceId(o.traceId) ? o.traceId : undefined;
+    const trace = new RecordingTrace(this, traceId, o.parentSpanId !== undefined && isSpanId(o.parentSpanId) ? o.parentSpanId : null);
     this.counters.started++;
     const agent = o.agent ?? o.skill;
     if (agent !== undefined) trace.setAgent(agent);
