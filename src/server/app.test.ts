@@ -209,6 +209,10 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
     expect(ingested).toHaveLength(1);
     expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
     expect((await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{bad' })).status).toBe(400);
+    // Within the body limit but past a decoding limit: refused before parsing, naming the limit.
+    const deep = await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"resourceSpans":${'['.repeat(40)}` });
+    expect(deep.status).toBe(400);
+    expect(JSON.stringify(await deep.json())).toMatch(/more than 32 levels of nesting \(limit \\"depth\\"\)/);
     const huge = await call('/v1/traces', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70 * 1024) });
     expect(huge.status).toBe(413);
     expect((await call('/v1/traces', { method: 'POST', token: null, headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);

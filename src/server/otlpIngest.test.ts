@@ -66,6 +66,71 @@ describe('decodeOtlpJson', () => {
     expect(t.metadata).toMatchObject({ source: 'otlp', resource: { 'service.name': 'py-agent' } });
   });
 
+  it('maps every convention through the decoder: cache tokens, session, consumed attributes, event errors', () => {
+    const sv = (v: string) => ({ stringValue: v });
+    const iv = (v: number) => ({ intValue: String(v) });
+    const base = { traceId: 'd'.repeat(32), startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000100000000' };
+    const d = decodeOtlpJson({
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: sv('svc') }] },
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  ...base,
+                  spanId: '1'.repeat(16),
+                  name: 'agent',
+                  attributes: [
+                    { key: 'openinference.span.kind', value: sv('AGENT') },
+                    { key: 'agent.name', value: sv('oi-agent') },
+                    { key: 'session.id', value: sv('s-1') },
+                    { key: 'output.value', value: sv('done') },
+                  ],
+                },
+                {
+                  ...base,
+                  spanId: '2'.repeat(16),
+                  parentSpanId: '1'.repeat(16),
+                  name: 'llm',
+                  attributes: [
+                    { key: 'openinference.span.kind', value: sv('LLM') },
+                    { key: 'llm.model_name', value: sv('m') },
+                    { key: 'llm.token_count.prompt', value: iv(10) },
+                    { key: 'llm.token_count.completion', value: iv(2) },
+                    { key: 'llm.token_count.prompt_details.cache_read', value: iv(6) },
+                    { key: 'llm.input_messages.0.message.content', value: sv('hi') },
+                  ],
+                },
+                {
+                  ...base,
+                  spanId: '3'.repeat(16),
+                  parentSpanId: '1'.repeat(16),
+                  name: 'tool',
+                  attributes: [
+                    { key: 'openinference.span.kind', value: sv('TOOL') },
+                    { key: 'tool.name', value: sv('t') },
+                  ],
+                  status: { code: 2 },
+                  events: [{ name: 'exception', attributes: [{ key: 'exception.message', value: sv('boom') }] }, null],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const t = d.traces[0]!;
+    expect(t.agent).toBe('oi-agent');
+    expect(t.finalOutput).toBe('done');
+    expect(t.metadata).toMatchObject({ sessionId: 's-1' });
+    const [agent, llm, tool] = t.spans;
+    expect(agent!.attributes['session.id']).toBe('s-1');
+    expect(llm).toMatchObject({ kind: 'llm', model: 'm', usage: { inputTokens: 10, outputTokens: 2, cacheReadTokens: 6 }, input: [{ 'message.content': 'hi' }] });
+    expect(llm!.attributes).not.toHaveProperty('llm.input_messages.0.message.content');
+    expect(tool).toMatchObject({ kind: 'tool', toolName: 't', status: 'error', error: { type: 'Error', message: 'boom' } });
+  });
+
   it('rejects bad spans one by one and keeps the good ones', () => {
     const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'ok', startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000500000000' };
     const body = {

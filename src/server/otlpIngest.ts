@@ -1,17 +1,22 @@
 /**
  * OTLP/HTTP trace ingest: decodes an `ExportTraceServiceRequest` (JSON encoding) into our trace model.
- * Spans following the OpenTelemetry GenAI semantic conventions map onto our span kinds:
- * `gen_ai.operation.name` chat | text_completion | generate_content → `llm`, execute_tool → `tool`,
- * invoke_agent | create_agent | invoke_workflow → `agent`, embeddings | retrieval → `retrieval`, anything else → `custom`.
+ * What a span means (kind, model, tokens, tool, input/output, user, session, agent) comes from the four span
+ * conventions mapped in `otlpConventions.ts`: OpenTelemetry GenAI, the Vercel AI SDK, OpenInference and OpenLLMetry.
  * Invalid spans are rejected one by one (counted for the OTLP partial-success answer), never the whole request.
  * Redaction, bounds and sampling are applied afterwards by the tracing core, as for our own traces.
  */
-import type { AttributeValue, SpanKind, SpanRecord, TraceRecord } from '../trace/model.js';
+import type { AttributeValue, SpanRecord, TokenUsage, TraceRecord } from '../trace/model.js';
+import { mapSpan, type ConventionEvent, type MappedUsage } from './otlpConventions.js';
 
 /** Spans accepted in one request; more are rejected and counted. */
 export const MAX_SPANS_PER_REQUEST = 10_000;
-/** Attributes kept per span; the rest are dropped and counted in `agentex.dropped_attributes`. */
-export const MAX_ATTRIBUTES_PER_SPAN = 128;
+/**
+ * Attributes decoded per span, before convention mapping folds indexed message attributes into input/output; the
+ * rest are dropped and counted in `agentex.dropped_attributes`. The tracing core caps the stored attributes again.
+ */
+export const MAX_ATTRIBUTES_PER_SPAN = 1_024;
+/** Span events read per span (for exceptions and message contents); the rest are ignored. */
+export const MAX_EVENTS_PER_SPAN = 128;
 
 export interface DecodedOtlp {
   traces: TraceRecord[];
@@ -103,37 +108,8 @@ function nanosToMs(value: unknown): number | null {
   return Number(ns / 1000n) / 1000;
 }
 
-function kindOf(attrs: Record<string, AttributeValue>): SpanKind {
-  switch (attrs['gen_ai.operation.name']) {
-    case 'chat':
-    case 'text_completion':
-    case 'generate_content':
-      return 'llm';
-    case 'execute_tool':
-      return 'tool';
-    case 'invoke_agent':
-    case 'create_agent':
-    case 'invoke_workflow':
-      return 'agent';
-    case 'embeddings':
-    case 'retrieval':
-      return 'retrieval';
-    default:
-      return 'custom';
-  }
-}
-
 function str(v: AttributeValue | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-function num(v: AttributeValue | undefined): number | undefined {
-  return typeof v === 'number' ? v : undefined;
-}
-
-function take(attrs: Record<string, AttributeValue>, key: string): AttributeValue | undefined {
-  const v = attrs[key];
-  delete attrs[key];
-  return v;
 }
 
 interface PendingSpan {
@@ -142,6 +118,17 @@ interface PendingSpan {
   resource: Record<string, AttributeValue>;
   userId?: string;
   agent?: string;
+  sessionId?: string;
+}
+
+function tokenUsage(u: MappedUsage | undefined): TokenUsage | undefined {
+  if (u === undefined || (u.input === undefined && u.output === undefined)) return undefined;
+  return {
+    inputTokens: u.input ?? 0,
+    outputTokens: u.output ?? 0,
+    ...(u.cacheRead !== undefined ? { cacheReadTokens: u.cacheRead } : {}),
+    ...(u.cacheWrite !== undefined ? { cacheWriteTokens: u.cacheWrite } : {}),
+  };
 }
 
 function decodeSpan(raw: unknown, resource: Record<string, AttributeValue>): PendingSpan | string {
@@ -161,24 +148,27 @@ function decodeSpan(raw: unknown, resource: Record<string, AttributeValue>): Pen
 
   const { attrs, dropped } = attributes(s.attributes);
   if (dropped > 0) attrs['agentex.dropped_attributes'] = dropped;
-  const kind = kindOf(attrs);
+  const events: ConventionEvent[] = [];
+  if (Array.isArray(s.events)) {
+    for (const e of (s.events as { name?: unknown; attributes?: unknown }[]).slice(0, MAX_EVENTS_PER_SPAN)) {
+      if (e && typeof e === 'object' && typeof e.name === 'string') events.push({ name: e.name, attributes: attributes(e.attributes).attrs });
+    }
+  }
+  const mapped = mapSpan(name, attrs, events, resource);
+  for (const key of mapped.consumed) delete attrs[key];
+  const kind = mapped.kind;
   const status = (s.status ?? {}) as { code?: unknown; message?: unknown };
   const code = status.code === 2 || status.code === 'STATUS_CODE_ERROR' ? 'error' : 'ok';
 
   let error: SpanRecord['error'];
   if (code === 'error') {
-    const exception = Array.isArray(s.events)
-      ? (s.events as { name?: unknown; attributes?: unknown }[]).find((e) => e && e.name === 'exception')
-      : undefined;
-    const ex = exception ? attributes(exception.attributes).attrs : {};
+    const exception = events.find((e) => e.name === 'exception')?.attributes ?? {};
     error = {
-      type: str(ex['exception.type']) ?? str(attrs['error.type']) ?? 'Error',
-      message: str(ex['exception.message']) ?? (typeof status.message === 'string' ? status.message : 'error'),
+      type: str(exception['exception.type']) ?? mapped.error?.type ?? str(attrs['error.type']) ?? 'Error',
+      message: str(exception['exception.message']) ?? (typeof status.message === 'string' && status.message !== '' ? status.message : (mapped.error?.message ?? 'error')),
     };
   }
-
-  const input = take(attrs, 'gen_ai.input.messages') ?? take(attrs, 'gen_ai.tool.call.arguments');
-  const output = take(attrs, 'gen_ai.output.messages') ?? take(attrs, 'gen_ai.tool.call.result');
+  if (mapped.sessionId !== undefined && attrs['session.id'] === undefined) attrs['session.id'] = mapped.sessionId;
   const base = {
     spanId,
     parentId,
@@ -188,30 +178,22 @@ function decodeSpan(raw: unknown, resource: Record<string, AttributeValue>): Pen
     durationMs: endedAt === null ? null : endedAt - startedAt,
     status: endedAt === null ? ('running' as const) : code === 'error' ? ('error' as const) : ('ok' as const),
     ...(error ? { error } : {}),
-    ...(input !== undefined ? { input } : {}),
-    ...(output !== undefined ? { output } : {}),
+    ...(mapped.input !== undefined ? { input: mapped.input } : {}),
+    ...(mapped.output !== undefined ? { output: mapped.output } : {}),
     attributes: attrs,
   };
   let span: SpanRecord;
   if (kind === 'llm') {
-    const finish = attrs['gen_ai.response.finish_reasons'];
-    const inputTokens = num(attrs['gen_ai.usage.input_tokens']);
-    const outputTokens = num(attrs['gen_ai.usage.output_tokens']);
-    span = {
-      ...base,
-      kind,
-      model: str(attrs['gen_ai.response.model']) ?? str(attrs['gen_ai.request.model']),
-      usage: inputTokens !== undefined || outputTokens !== undefined ? { inputTokens: inputTokens ?? 0, outputTokens: outputTokens ?? 0 } : undefined,
-      stopReason: Array.isArray(finish) ? str(finish[0] as AttributeValue) : str(finish),
-    };
+    span = { ...base, kind, model: mapped.model, usage: tokenUsage(mapped.usage), stopReason: mapped.stopReason };
   } else if (kind === 'tool') {
-    span = { ...base, kind, toolName: str(attrs['gen_ai.tool.name']) };
+    span = { ...base, kind, toolName: mapped.toolName };
   } else {
     span = { ...base, kind };
   }
-  const userId = str(attrs['user.id']) ?? str(attrs['enduser.id']) ?? str(resource['user.id']);
-  const agent = str(attrs['gen_ai.agent.name']);
-  return { traceId, span, resource, ...(userId ? { userId } : {}), ...(agent ? { agent } : {}) };
+  const userId = mapped.userId;
+  const agent = mapped.agent;
+  const sessionId = mapped.sessionId;
+  return { traceId, span, resource, ...(userId ? { userId } : {}), ...(agent ? { agent } : {}), ...(sessionId ? { sessionId } : {}) };
 }
 
 /**
@@ -270,6 +252,7 @@ function assemble(traceId: string, pending: PendingSpan[]): TraceRecord {
   const anyError = pending.some((p) => p.span.status === 'error');
   const resource = root.resource;
   const iterations = pending.filter((p) => p.span.kind === 'llm').length;
+  const sessionId = pending.find((p) => p.sessionId)?.sessionId;
   return {
     traceId,
     userId: pending.find((p) => p.userId)?.userId ?? null,
@@ -280,7 +263,7 @@ function assemble(traceId: string, pending: PendingSpan[]): TraceRecord {
     status: endedAt === null ? 'running' : anyError ? 'error' : 'success',
     iterations,
     finalOutput: typeof root.span.output === 'string' ? root.span.output : null,
-    metadata: { source: 'otlp', resource },
+    metadata: { source: 'otlp', resource, ...(sessionId ? { sessionId } : {}) },
     spans: pending.map((p) => p.span),
     droppedSpans: 0,
     truncated: false,

@@ -29,7 +29,7 @@ export const SpanSchema = z
     output: z.unknown().optional().openapi({ description: 'redacted and truncated' }),
     attributes: z.record(z.string(), AttributeValueSchema),
     model: z.string().optional(),
-    usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }).optional(),
+    usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), cacheReadTokens: z.number().optional(), cacheWriteTokens: z.number().optional() }).optional(),
     stopReason: z.string().optional(),
     toolName: z.string().optional(),
     circuit: z.string().optional(),

@@ -230,6 +230,23 @@ describe('Tracer.ingest', () => {
     expect(rec.spans[1]!).not.toHaveProperty('usage');
   });
 
+  it('keeps cache token counts when they are non-negative numbers, and only then', async () => {
+    const exp = memoryExporter();
+    const t = make({ exporters: [exp] });
+    t.ingest([
+      record({
+        spans: [
+          span({ kind: 'llm', usage: { inputTokens: 10, outputTokens: 2, cacheReadTokens: 8, cacheWriteTokens: 0 } }),
+          span({ kind: 'llm', usage: { inputTokens: 10, outputTokens: 2, cacheReadTokens: -1, cacheWriteTokens: 'x' as never } }),
+        ],
+      }),
+    ]);
+    await t.forceFlush();
+    const [a, b] = exp.traces[0]!.spans as [SpanRecord & { usage?: unknown }, SpanRecord & { usage?: unknown }];
+    expect(a.usage).toEqual({ inputTokens: 10, outputTokens: 2, cacheReadTokens: 8, cacheWriteTokens: 0 });
+    expect(b.usage).toEqual({ inputTokens: 10, outputTokens: 2 });
+  });
+
   it('drops everything after shutdown and on a disabled tracer', async () => {
     const t = make();
     await t.shutdown();

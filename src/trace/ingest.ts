@@ -173,5 +173,9 @@ function captureUsage(usage: unknown): TokenUsage | null {
   if (!isObject(usage)) return null;
   const input = Number(usage.inputTokens);
   const output = Number(usage.outputTokens);
-  return { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+  const captured: TokenUsage = { inputTokens: Number.isFinite(input) ? input : 0, outputTokens: Number.isFinite(output) ? output : 0 };
+  // Cache counts are optional: kept only when they are finite, non-negative numbers.
+  if (typeof usage.cacheReadTokens === 'number' && Number.isFinite(usage.cacheReadTokens) && usage.cacheReadTokens >= 0) captured.cacheReadTokens = usage.cacheReadTokens;
+  if (typeof usage.cacheWriteTokens === 'number' && Number.isFinite(usage.cacheWriteTokens) && usage.cacheWriteTokens >= 0) captured.cacheWriteTokens = usage.cacheWriteTokens;
+  return captured;
 }

@@ -28,6 +28,10 @@ export interface SpanError {
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** Input tokens read from the provider's prompt cache, when the provider reports them. */
+  cacheReadTokens?: number | undefined;
+  /** Input tokens written to the provider's prompt cache (Anthropic's cache creation), when reported. */
+  cacheWriteTokens?: number | undefined;
 }
 
 /** A primitive attribute value, as in OpenTelemetry. */

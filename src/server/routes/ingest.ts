@@ -1,7 +1,7 @@
 /** OTLP/HTTP trace ingest (`POST /v1/traces`, JSON or protobuf): spans from other agents become AgentEx traces. */
 import { z } from '@hono/zod-openapi';
-import { decodeOtlpJson } from '../otlpIngest.js';
-import { decodeOtlpProtobufRequest, encodeOtlpProtobufResponse } from '../otlpProto.js';
+import { decodeOtlpBody } from '../otlpLimits.js';
+import { encodeOtlpProtobufResponse } from '../otlpProto.js';
 import { ErrorSchema } from '../schemas.js';
 import { AUTH_401, BAD_400, BEARER, json400, LIMITED_429, type RouteContext } from './route.js';
 
@@ -9,20 +9,13 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
   // Served outside zod-openapi (a raw protobuf or JSON body, decoded with our own bounds) and documented below.
   app.post('/v1/traces', guards.ingest, async (c) => {
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    let body: unknown;
-    try {
-      if (type === 'application/json') body = await c.req.json();
-      else if (type === 'application/x-protobuf') body = decodeOtlpProtobufRequest(new Uint8Array(await c.req.arrayBuffer()));
-      else return c.json({ error: 'unsupported_media_type', message: 'Use application/json or application/x-protobuf' }, 415);
-    } catch {
-      return json400(c, 'Body is not a valid OTLP ExportTraceServiceRequest', 'body');
+    if (type !== 'application/json' && type !== 'application/x-protobuf') {
+      return c.json({ error: 'unsupported_media_type', message: 'Use application/json or application/x-protobuf' }, 415);
     }
-    let decoded;
-    try {
-      decoded = decodeOtlpJson(body);
-    } catch (err) {
-      return json400(c, (err as Error).message, 'resourceSpans');
-    }
+    // Scanned within OTLP_DECODE_LIMITS before anything is materialised; a refusal names the limit or the bad part.
+    const result = decodeOtlpBody(type, new Uint8Array(await c.req.arrayBuffer()));
+    if (!result.ok) return json400(c, result.error.message, result.error.field);
+    const decoded = result.value;
     const outcome = await deps.ingest(decoded.traces);
     if (!outcome.ok) {
       // OTLP exporters retry a 503 after Retry-After: nothing of this request was kept, so nothing is lost.
