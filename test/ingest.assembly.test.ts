@@ -87,6 +87,50 @@ describe('the official OTLP/HTTP exporter against a real service', () => {
   }
 });
 
+describe('backpressure with the official exporter', () => {
+  it('is retried by the OTLP exporter after a 503 with Retry-After, and nothing is lost', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'agentex-otel-503-'));
+    const svc = await startService({
+      env: { AGENTEX_API_TOKEN: API, AGENTEX_ADMIN_TOKEN: ADMIN, AGENTEX_SAMPLE_RATE: '1', AGENTEX_INGEST_MAX_PENDING_SPANS: '5', AGENTEX_INGEST_SETTLE_MS: '60000' },
+      flags: { '--port': '0', '--sqlite-path': path.join(dir, 'bp.db') },
+      logger: silent,
+    });
+    const manager = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(manager.enable());
+    try {
+      // Fill the pending area so that the exporter's first attempt cannot be taken whole.
+      const filler = hex(16);
+      const fill = await fetch(`${svc.url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: filler, spanId: hex(8), name: 'fill', startTimeUnixNano: `${Date.now()}000000`, endTimeUnixNano: `${Date.now() + 1}000000` }] }] }] }),
+      });
+      expect(fill.status).toBe(200);
+      const exporter = new OTLPTraceExporter({ url: `${svc.url}/v1/traces`, headers: { authorization: `Bearer ${API}` } });
+      const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, { maxExportBatchSize: 10, scheduledDelayMillis: 10 })] });
+      const traceId = run(provider.getTracer('t'));
+      // The refusal is counted by the store; once it is, the sweep makes room and the exporter's retry gets through.
+      const refused = new Promise<void>((resolve) => {
+        const check = () => ((svc.store.counters().ingestRequestsRejectedFull ?? 0) > 0 ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      const flushed = provider.forceFlush();
+      await refused;
+      await svc.ingest.flush();
+      await flushed;
+      await provider.shutdown();
+      await svc.ingest.flush();
+      expect((await svc.store.get(traceId))?.spans).toHaveLength(5);
+      expect(svc.store.counters().ingestRequestsRejectedFull).toBeGreaterThanOrEqual(1);
+    } finally {
+      manager.disable();
+      context.disable();
+      await svc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 const PG_URL = process.env.AGENTEX_TEST_DATABASE_URL;
 if (!PG_URL) console.warn('[skipped] ingest assembly across two service processes: AGENTEX_TEST_DATABASE_URL is not set');
 

@@ -134,7 +134,7 @@ describe.skipIf(!PG_URL)('two service instances on one Postgres', () => {
   });
 
   it('serves through one instance what was ingested through the other', async () => {
-    const span = { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), name: 'invoke_agent shared', startTimeUnixNano: `${Date.now()}000000`, endTimeUnixNano: `${Date.now() + 5}000000`, attributes: [{ key: 'gen_ai.agent.name', value: { stringValue: 'shared' } }] };
+    const span = { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), name: 'invoke_agent shared', startTimeUnixNano: `${Date.now()}000000`, endTimeUnixNano: `${Date.now() + 5}000000`, attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'invoke_agent' } }, { key: 'gen_ai.agent.name', value: { stringValue: 'shared' } }] };
     const res = await fetch(`${a.url}/v1/traces`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' },

@@ -21,6 +21,8 @@ export const DEFAULT_ASSEMBLY_WINDOW_MS = 60_000;
 export const DEFAULT_MAX_PENDING_SPANS = 200_000;
 /** Most traces waiting in the pending area. */
 export const DEFAULT_MAX_PENDING_TRACES = 20_000;
+/** The longest `Retry-After` answered (seconds); see `IngestAssembler.retryAfterSeconds`. */
+export const MAX_RETRY_AFTER_SECONDS = 2;
 /** Traces claimed per round of a sweep. */
 export const DEFAULT_CLAIM_LIMIT = 200;
 /** How long an instance's claim holds before another may take the trace over (the first one died). */
@@ -98,9 +100,13 @@ export class IngestAssembler {
     this.logger = options.logger ?? { warn: (fields, message) => process.stderr.write(`${JSON.stringify({ ...fields, msg: message })}\n`) };
   }
 
-  /** Seconds an exporter should wait before retrying a refused request. */
+  /**
+   * Seconds an exporter should wait before retrying a refused request: the next sweep, at most
+   * {@link MAX_RETRY_AFTER_SECONDS}. The official OTLP exporters give up at once when `Retry-After` is past their export
+   * timeout (10 s by default), so a long value would turn backpressure into loss on the sender's side.
+   */
   get retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil((this.settleMs + this.sweepIntervalMs) / 1000));
+    return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(this.sweepIntervalMs / 1000)));
   }
 
   /**

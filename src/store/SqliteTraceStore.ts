@@ -602,6 +602,7 @@ class SqliteTraceStore implements TraceStore {
         })
         .immediate(),
     );
+    if (result.ok && result.accepted > 0) this.checkpointer?.wrote();
     this.countAdd(result);
     return result;
   }

@@ -256,3 +256,37 @@ describe('Tracer.ingest', () => {
     expect(off.ingest([record()])).toEqual({ kept: 0, sampledOut: 0, dropped: 1 });
   });
 });
+
+describe('Tracer.prepareIngested and settleIngested (assembly in the store)', () => {
+  it('redacts and bounds a piece before it is stored, without counting it as an ended trace', () => {
+    const tracer = make({ bounds: { maxSpans: 2 } });
+    const piece = tracer.prepareIngested(record({ spans: [span({ input: { api_key: OPENAI, note: `token ${JWT}` } }), span(), span()] }));
+    expect(JSON.stringify(piece)).not.toContain(OPENAI);
+    expect(JSON.stringify(piece)).not.toContain(JWT);
+    expect(piece?.spans).toHaveLength(2);
+    expect(piece?.droppedSpans).toBe(1);
+    expect(tracer.stats()).toMatchObject({ ingested: 0, ended: 0, ingestDropped: 0 });
+    expect(tracer.prepareIngested({ ...record(), traceId: 'bad' })).toBeNull();
+    expect(tracer.stats().ingestDropped).toBe(1);
+  });
+
+  it('samples the assembled trace once: errors kept, successes at the rate, a stored trace not counted again', async () => {
+    const tracer = make({ sampleRate: 0 });
+    const events: TraceEndEvent[] = [];
+    tracer.onTraceEnd((e) => events.push(e));
+    const failing = tracer.settleIngested(record({ status: 'error', spans: [span(), span({ status: 'error' })] }));
+    expect(failing).toMatchObject({ keep: true, record: { keepReason: 'error' } });
+    const fine = tracer.settleIngested(record());
+    expect(fine?.keep).toBe(false);
+    expect(tracer.stats()).toMatchObject({ ingested: 2, ended: 2, kept: 1, sampledOut: 1 });
+    expect(events.map((e) => e.kept)).toEqual([true, false]);
+    const merged = tracer.settleIngested(record(), true);
+    expect(merged?.keep).toBe(true);
+    expect(tracer.stats().ingested).toBe(2);
+    expect(tracer.settleIngested({ ...record(), spans: 'x' } as never)).toBeNull();
+    // After shutdown new pieces are refused, but acknowledged spans are still finalized on the way out.
+    await tracer.shutdown();
+    expect(tracer.prepareIngested(record())).toBeNull();
+    expect(tracer.settleIngested(record({ status: 'error' }))?.keep).toBe(true);
+  });
+});
