@@ -1,111 +1,168 @@
 /**
- * OTLP ingest assembly benchmark: spans per second through `POST /v1/traces` of the real service (SQLite file, sample
- * rate 1) for traces of 100 spans sent whole (one request per trace) versus split across 10 and 100 requests, the
- * split requests of all traces interleaved and the root last, as exporters send them. Each figure includes the
- * assembly (the sweep that finalizes every trace), so it is the rate at which spans become stored traces. Modes
- * run in rounds, rotated; the client (fetch, 8 requests in flight) shares this process with the server.
+ * OTLP ingest benchmark.
+ * 1. Split vs whole: spans per second through `POST /v1/traces` of the real service (in this process, SQLite store,
+ *    sample rate 1) for traces of 100 spans sent in 1, 10 and 100 requests each, against the same spans sent whole
+ *    (all traces in one request), same run. Time runs from the first request until every answer is in and the tracer
+ *    has flushed to the store.
+ * 2. Decoding: adversarial bodies at the body limit (5 MB of empty spans, one span of empty attributes; protobuf and
+ *    JSON) and the largest accepted request, each in a process of its own: peak RSS growth and the longest event-loop
+ *    block, bounded (pre-scan) against unbounded (materialise first, as ingest did before).
  */
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../src/server/logger.js';
 import { startService } from '../src/server/service.js';
-import { table, type BenchSuite } from './lib.js';
+import { formatBytes, table, type BenchSuite } from './lib.js';
 
-const API = `api-${'b'.repeat(30)}`;
-const ADMIN = `admin-${'c'.repeat(30)}`;
+const TOKEN = `bench-${'i'.repeat(30)}`;
+const here = path.dirname(fileURLToPath(import.meta.url));
 const SPANS_PER_TRACE = 100;
-const IN_FLIGHT = 8;
 
-type Span = Record<string, unknown>;
-
-function traceSpans(): Span[] {
-  const traceId = randomBytes(16).toString('hex');
-  const root = randomBytes(8).toString('hex');
-  const now = Date.now();
+function traceSpans(t: number, now: number): Record<string, unknown>[] {
+  const traceId = (t + 1).toString(16).padStart(32, 'b');
+  const root = `${(t + 1).toString(16).padStart(8, '0')}00000001`;
   return Array.from({ length: SPANS_PER_TRACE }, (_, i) => ({
     traceId,
-    spanId: i === 0 ? root : randomBytes(8).toString('hex'),
-    ...(i === 0 ? {} : { parentSpanId: root }),
-    name: i === 0 ? 'invoke_agent bench' : 'chat model-x',
-    startTimeUnixNano: `${now + i}000000`,
-    endTimeUnixNano: `${now + 200 - i}000000`,
-    attributes: [
-      { key: 'gen_ai.operation.name', value: { stringValue: i === 0 ? 'invoke_agent' : 'chat' } },
-      { key: 'gen_ai.request.model', value: { stringValue: 'model-x' } },
-      { key: 'gen_ai.usage.input_tokens', value: { intValue: '120' } },
-    ],
+    spanId: i === 0 ? root : `${(t + 1).toString(16).padStart(8, '0')}${(i + 1).toString(16).padStart(8, '0')}`,
+    parentSpanId: i === 0 ? '' : root,
+    name: i === 0 ? 'invoke_agent bench' : i % 2 ? 'chat model-x' : 'execute_tool lookup',
+    startTimeUnixNano: `${now}000000`,
+    endTimeUnixNano: `${now + 5}000000`,
+    attributes:
+      i === 0
+        ? [
+            { key: 'gen_ai.operation.name', value: { stringValue: 'invoke_agent' } },
+            { key: 'gen_ai.agent.name', value: { stringValue: 'bench' } },
+          ]
+        : i % 2
+          ? [
+              { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+              { key: 'gen_ai.request.model', value: { stringValue: 'model-x' } },
+              { key: 'gen_ai.usage.input_tokens', value: { intValue: '120' } },
+              { key: 'gen_ai.usage.output_tokens', value: { intValue: '30' } },
+            ]
+          : [
+              { key: 'gen_ai.operation.name', value: { stringValue: 'execute_tool' } },
+              { key: 'gen_ai.tool.name', value: { stringValue: 'lookup' } },
+            ],
   }));
 }
 
-/** Request bodies for `traces` traces, each split into `parts` requests (children first, root in the last part). */
-function bodies(traces: number, parts: number): string[] {
-  const perPart = SPANS_PER_TRACE / parts;
-  const split = Array.from({ length: traces }, () => {
-    const spans = traceSpans().reverse();
-    return Array.from({ length: parts }, (_, p) => spans.slice(p * perPart, (p + 1) * perPart));
-  });
+const body = (spans: Record<string, unknown>[]) => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+/** Request bodies for `traces` traces, each split into `parts` requests (children first, the root last). */
+function bodies(traces: number, parts: number | 'whole', now: number): string[] {
+  const all = Array.from({ length: traces }, (_, t) => traceSpans(t, now));
+  if (parts === 'whole') return [body(all.flat())];
   const out: string[] = [];
-  // Interleaved: part p of every trace before part p + 1 of any.
-  for (let p = 0; p < parts; p++) {
-    for (const t of split) out.push(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: t[p] }] }] }));
+  const per = SPANS_PER_TRACE / parts;
+  for (const spans of all) {
+    const ordered = [...spans.slice(1), spans[0]!];
+    for (let p = 0; p < parts; p++) out.push(body(ordered.slice(p * per, (p + 1) * per)));
   }
   return out;
 }
 
+async function post(url: string, list: string[], concurrency: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < list.length) {
+      const b = list[next++]!;
+      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: b });
+      if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+interface DecodeResult {
+  case: string;
+  mode: string;
+  bytes: number;
+  outcome: string;
+  blockMs: number;
+  loopDelayMaxMs: number;
+  rssGrowthBytes: number;
+}
+
+function decodeCase(name: string, mode: 'bounded' | 'unbounded', scale: number): Promise<DecodeResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', path.join(here, 'ingestDecodeCase.ts'), name, mode, String(scale)],
+      { maxBuffer: 1 << 20, timeout: 300_000 },
+      (err, stdout) => (err ? reject(new Error(`decode case ${name} failed`, { cause: err })) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as DecodeResult)),
+    );
+  });
+}
+
 const suite: BenchSuite = {
   name: 'ingest',
-  title: 'OTLP ingest: traces split across requests versus whole',
+  title: 'OTLP ingest: split traces and bounded decoding',
   async run({ smoke }) {
+    const traces = smoke ? 4 : 100;
+    const rounds = smoke ? 1 : 3;
     const dir = mkdtempSync(path.join(tmpdir(), 'agentex-bench-ingest-'));
     const svc = await startService({
-      env: { AGENTEX_API_TOKEN: API, AGENTEX_ADMIN_TOKEN: ADMIN, AGENTEX_SAMPLE_RATE: '1', AGENTEX_RATE_LIMIT: '10000000', AGENTEX_INGEST_SETTLE_MS: '60000' },
-      flags: { '--port': '0', '--sqlite-path': path.join(dir, 'ingest.db') },
-      logger: pino({ level: 'silent' }),
+      env: { AGENTEX_API_TOKEN: TOKEN, AGENTEX_RATE_LIMIT: '100000000', AGENTEX_SAMPLE_RATE: '1' },
+      flags: { '--port': '0', '--sqlite-path': path.join(dir, 'bench.db') },
+      logger: createLogger('info', new Writable({ write: (_c, _e, cb) => cb() })),
     });
-    const traces = smoke ? 10 : 100;
-    const rounds = smoke ? 1 : 3;
-    const modes = [1, 10, 100];
-    const rates = new Map<number, number[]>(modes.map((m) => [m, []]));
-    const post = (body: string) =>
-      fetch(`${svc.url}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' }, body }).then(async (res) => {
-        if (res.status !== 200) throw new Error(`ingest answered ${res.status}`);
-        await res.arrayBuffer();
-      });
+    const url = `${svc.url}/v1/traces`;
+    const variants = ['whole', 1, 10, 100] as const;
+    const rates: Record<string, number[]> = {};
     try {
       for (let r = 0; r < rounds; r++) {
-        for (let i = 0; i < modes.length; i++) {
-          const parts = modes[(i + r) % modes.length]!;
-          const list = bodies(traces, parts);
-          const started = performance.now();
-          let next = 0;
-          await Promise.all(
-            Array.from({ length: IN_FLIGHT }, async () => {
-              while (next < list.length) await post(list[next++]!);
-            }),
-          );
-          const finalized = await svc.ingest.flush();
-          const seconds = (performance.now() - started) / 1000;
-          if (finalized !== traces) throw new Error(`expected ${traces} traces finalized, got ${finalized}`);
-          rates.get(parts)!.push((traces * SPANS_PER_TRACE) / seconds);
+        // A fresh timestamp per round: new trace ids would be fairer still, but the store's upsert cost is the same.
+        for (let v = 0; v < variants.length; v++) {
+          const parts = variants[(v + r) % variants.length]!;
+          const list = bodies(traces, parts, Date.now() + r);
+          const t0 = performance.now();
+          await post(url, list, 8);
+          await svc.tracer.forceFlush();
+          const seconds = (performance.now() - t0) / 1000;
+          (rates[String(parts)] ??= []).push((traces * SPANS_PER_TRACE) / seconds);
         }
       }
     } finally {
       await svc.close();
       rmSync(dir, { recursive: true, force: true });
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const whole = median(rates.get(1)!);
-    const rows = modes.map((m) => {
-      const v = median(rates.get(m)!);
-      return [m === 1 ? 'whole: 1 request per trace (baseline)' : `split: ${m} requests per trace`, v.toFixed(0), `${((v / whole) * 100).toFixed(0)}%`, m === 1 ? '' : '≥ 50% of whole'];
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const whole = mean(rates.whole!);
+    const splitRows = variants.map((p) => {
+      const rate = mean(rates[String(p)]!);
+      const label = p === 'whole' ? `all ${traces} traces in one request (baseline)` : `each trace in ${p} request${p === 1 ? '' : 's'} (${SPANS_PER_TRACE / p} spans each)`;
+      return [label, String(p === 'whole' ? 1 : traces * p), rate.toFixed(0), `${((rate / whole) * 100).toFixed(0)}%`];
     });
-    return {
-      markdown:
-        table(['traces of 100 spans sent as', 'spans/s stored (incl. assembly)', 'vs whole', 'goal'], rows) +
-        `\n\n${traces} traces per mode and round, ${rounds} rounds (median), ${IN_FLIGHT} requests in flight, SQLite store, sample rate 1.`,
-    };
+
+    const scale = smoke ? 0.01 : 1;
+    // Smoke: two cases prove the child-process path works; the full run measures all of them.
+    const cases = smoke ? ['proto-spans', 'json-largest'] : ['proto-spans', 'proto-attributes', 'json-spans', 'json-attributes', 'proto-largest', 'json-largest'];
+    const decodeRows: string[][] = [];
+    for (const c of cases) {
+      const modes = smoke || c.endsWith('largest') ? (['bounded'] as const) : (['bounded', 'unbounded'] as const);
+      for (const mode of modes) {
+        const d = await decodeCase(c, mode, scale);
+        decodeRows.push([c, mode, formatBytes(d.bytes), d.outcome, formatBytes(d.rssGrowthBytes), `${d.blockMs.toFixed(0)} ms`, `${d.loopDelayMaxMs.toFixed(0)} ms`]);
+      }
+    }
+
+    const markdown = [
+      `Spans per second through \`POST /v1/traces\` (JSON, 8 concurrent requests, SQLite store, sample rate 1), ${traces} traces of ${SPANS_PER_TRACE} spans, mean of ${rounds} rounds in rotated order; time until every answer is in and the tracer has flushed. Goal: split ≥ 50% of whole.`,
+      '',
+      table(['sent as', 'requests', 'spans/s', 'vs whole'], splitRows),
+      '',
+      'Decoding, each case in a process of its own: peak RSS growth during the decode and the longest event-loop block (the synchronous decode; `monitorEventLoopDelay` max alongside). Bounded = pre-scan within the limits, then materialise; unbounded = materialise first (ingest before the pre-scan). The `largest` cases are the largest accepted request: 10,000 GenAI spans with message contents (over the default 5 MB body limit, so they bound any accepted body).',
+      '',
+      table(['body', 'decoder', 'size', 'outcome', 'peak RSS growth', 'event-loop block', 'loop delay max'], decodeRows),
+    ].join('\n');
+    return { markdown };
   },
 };
 

@@ -174,11 +174,19 @@ export function scanOtlpJson(text: string): { spans: number; nodes: number } {
     }
     if (c === QUOTE) {
       const start = i + 1;
+      // The closing quote: the next quote not escaped (preceded by an even run of backslashes). indexOf is native,
+      // and each backslash run is walked once, so this stays linear.
       let j = start;
-      for (; j < n; j++) {
-        const d = text.charCodeAt(j);
-        if (d === BACKSLASH) j++;
-        else if (d === QUOTE) break;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j === -1) {
+          j = n;
+          break;
+        }
+        let k = j - 1;
+        while (k >= start && text.charCodeAt(k) === BACKSLASH) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j++;
       }
       // A string in an object where a key is expected is a key: remember it for the array it may open.
       if (top >= 0 && !isArray[top] && counts[top]! % 2 === 0) lastKey = j - start <= 16 ? text.slice(start, j) : '';
