@@ -73,4 +73,9 @@ export interface ServiceDeps {
   eraseUserState?: ((userId: string) => Promise<void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
+  /**
+   * Aborted when shutdown stops waiting for in-flight work: agent runs still running are cancelled and answered 503
+   * `shutting_down` (their traces are recorded before the tracer shuts down).
+   */
+  shutdownSignal?: AbortSignal | undefined;
 }
