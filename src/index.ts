@@ -86,11 +86,14 @@ export {
   newSpanId,
   isTraceId,
   isSpanId,
+  parseTraceparent,
+  formatTraceparent,
   DEFAULT_BOUNDS,
   TRACE_STATUSES,
   SPAN_KINDS,
 } from './trace/index.js';
 export type {
+  TraceParent,
   Tracer,
   TracerOptions,
   TracerStats,

@@ -64,6 +64,20 @@ describe('runAgent', () => {
     expect(llm?.kind === 'llm' && llm.usage).toEqual({ inputTokens: 10, outputTokens: 2 });
   });
 
+  it("joins a caller's trace when given one, and returns the run's traceparent", async () => {
+    const sink = setup();
+    const parent = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7' };
+    const result = await runAgent({ message: 'hi', provider: scriptedProvider([{ content: 'ok' }]), tracer, parent });
+    expect(result.traceId).toBe(parent.traceId);
+    await tracer.forceFlush();
+    const ctx = sink.traces[0]!.metadata.traceContext as { rootSpanId: string; parentSpanId: string };
+    expect(ctx.parentSpanId).toBe(parent.parentSpanId);
+    expect(result.traceparent).toBe(`00-${parent.traceId}-${ctx.rootSpanId}-01`);
+    const own = await runAgent({ message: 'hi', provider: scriptedProvider([{ content: 'ok' }]), tracer });
+    expect(own.traceId).not.toBe(parent.traceId);
+    expect(own.traceparent).toBe(`00-${own.traceId}-${own.traceId.slice(16)}-01`);
+  });
+
   it('answers unknown tools, invalid arguments, timeouts and thrown errors with error results, not crashes', async () => {
     const sink = setup();
     const provider = scriptedProvider([

@@ -39,11 +39,18 @@ export interface RunAgentOptions {
   memory?: ConversationMemory | undefined;
   /** Default: the process-wide tracer. */
   tracer?: Tracer | undefined;
+  /**
+   * Join a caller's trace (from its W3C `traceparent`, see `parseTraceparent`): the run's trace takes the caller's
+   * trace id and its root span's parent is the caller's span. Default: a trace of its own.
+   */
+  parent?: { traceId: string; parentSpanId: string } | undefined;
 }
 
 export interface RunAgentResult {
   output: string;
   traceId: string;
+  /** The run's W3C `traceparent` (its root span; flags `01` when the trace was kept), '' when tracing is off. */
+  traceparent: string;
   status: Exclude<TraceStatus, 'running'>;
   iterations: number;
   usage: { inputTokens: number; outputTokens: number };
@@ -80,14 +87,15 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
   }
   const tracer = options.tracer ?? getDefaultTracer();
 
-  return tracer.withTrace({ agent: agent ?? 'agent', ...(userId !== undefined ? { userId } : {}) }, async (trace) => {
+  const parent = options.parent ? { traceId: options.parent.traceId, parentSpanId: options.parent.parentSpanId } : {};
+  return tracer.withTrace({ agent: agent ?? 'agent', ...(userId !== undefined ? { userId } : {}), ...parent }, async (trace) => {
     const usage = { inputTokens: 0, outputTokens: 0 };
     let iterations = 0;
     const finish = (status: RunAgentResult['status'], output: string, code?: string): RunAgentResult => {
       trace.setIterations(iterations);
       trace.setFinalOutput(output);
       trace.end(status);
-      return { output, traceId: trace.traceId, status, iterations, usage, ...(code ? { errorCode: code } : {}) };
+      return { output, traceId: trace.traceId, traceparent: trace.traceparent(), status, iterations, usage, ...(code ? { errorCode: code } : {}) };
     };
 
     const history = userId !== undefined && memory ? await memory.load(userId).catch(() => [] as ChatMessage[]) : [];

@@ -63,8 +63,7 @@ class Sleep implements AbortListener {
       if (scope !== NEVER) scope.unlisten(this);
       this.resolve();
     }, ms);
-    // A backoff sleep must not keep the process alive on its own (e.g. an export retry at exit).
-    this.timer.unref();
+    // Ref'd on purpose: the caller's promise waits on this sleep, so it must keep a plain script alive (#16.5).
     if (scope !== NEVER) scope.listen(this);
   }
 

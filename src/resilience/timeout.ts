@@ -6,8 +6,8 @@
  * - The `AbortController` is created lazily, the first time the function reads `ctx.signal`; a function that never
  *   reads it never pays for one, and a finished call never calls `abort()`.
  * - There is no per-call timer. Every call of one policy has the same duration, so deadlines arrive in start order:
- *   in-flight calls sit in an intrusive doubly linked list (O(1) unlink on completion) and one shared, unref'd timer
- *   is armed for the head's deadline. When it fires it expires what is due and re-arms for the next live call, or
+ *   in-flight calls sit in an intrusive doubly linked list (O(1) unlink on completion) and one shared timer is armed
+ *   for the head's deadline, ref'd only while calls are in flight (a waiting caller keeps a script alive). When it fires it expires what is due and re-arms for the next live call, or
  *   stays idle when nothing is in flight. No listener is added to anything unless the caller passed a signal.
  */
 import { toError } from '../common/errors.js';
@@ -173,6 +173,7 @@ class Timeout implements TimeoutPolicy {
       this.tail = call;
     }
     if (this.timer === undefined) this.arm(this.timeoutMs);
+    else if (this.count === 1) this.timer.ref();
   }
 
   /** O(1) removal of a finished call. The timer is left armed: when it fires it simply finds less to do. */
@@ -184,11 +185,13 @@ class Timeout implements TimeoutPolicy {
     if (next === undefined) this.tail = prev;
     else next.prev = prev;
     call.prev = call.next = undefined;
+    // Nobody waits on the armed timer any more: let the process exit; `append` refs it again.
+    if (this.count === 0) this.timer?.unref();
   }
 
   private arm(delayMs: number): void {
+    // Ref'd while calls are pending (their callers wait on this deadline); unref'd by `unlink` when none are left.
     this.timer = setTimeout(this.fire, Math.min(Math.max(1, delayMs), MAX_TIMER_MS));
-    this.timer.unref();
   }
 
   private readonly fire = (): void => {

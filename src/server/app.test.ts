@@ -97,7 +97,7 @@ describe('HTTP API through a real server on 127.0.0.1', () => {
       },
       ingest: (traces) => {
         ingested = traces;
-        return { kept: traces.length, sampledOut: 0, dropped: 0 };
+        return Promise.resolve({ ok: true, acceptedSpans: traces.reduce((n, t) => n + t.spans.length, 0), rejectedSpans: 0, errorMessage: '' });
       },
       metrics,
       isReady: () => true,

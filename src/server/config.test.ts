@@ -3,6 +3,47 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SETTINGS, configurationTable, loadConfig } from './config.js';
+import { otlpTracesUrl } from './service.js';
+
+describe('AGENTEX_OTLP_ENDPOINT / AGENTEX_OTLP_HEADERS', () => {
+  it('parses name=value pairs (percent-decoded, names lower-cased) and leaves both unset by default', () => {
+    const c = loadConfig({ env: { AGENTEX_OTLP_ENDPOINT: 'https://collector.example:4318', AGENTEX_OTLP_HEADERS: 'X-Api-Key=abc=def, x-team=a%2Cb,' } });
+    expect(c.otlpEndpoint).toBe('https://collector.example:4318');
+    expect(c.otlpHeaders).toEqual({ 'x-api-key': 'abc=def', 'x-team': 'a,b' });
+    const none = loadConfig({ env: {} });
+    expect(none.otlpEndpoint).toBeUndefined();
+    expect(none.otlpHeaders).toBeUndefined();
+  });
+
+  it('refuses malformed headers naming the pair or header, never echoing a value', () => {
+    const secret = 'hunter2-very-secret';
+    const cases: [string, RegExp][] = [
+      [`x-api-key${secret}`, /pair 1 has no "="/],
+      [`ok=1,bad name=${secret}`, /pair 2 has an invalid header name/],
+      [`x-key=%E0%A4%A${secret}`, /header x-key is not valid percent-encoding/],
+      [`x-key=${secret}%0d%0aInjected: 1`, /header x-key contains a line break/],
+      [Array.from({ length: 33 }, (_, i) => `h${i}=${secret}`).join(','), /at most 32 headers/],
+    ];
+    for (const [value, message] of cases) {
+      let error: unknown;
+      try {
+        loadConfig({ env: { AGENTEX_OTLP_HEADERS: value } });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe('AGENTEX_OTLP_HEADERS');
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain(secret);
+    }
+    expect(() => loadConfig({ env: { AGENTEX_OTLP_ENDPOINT: 'ftp://collector' } })).toThrow(/^Invalid AGENTEX_OTLP_ENDPOINT: must be a URL/);
+  });
+
+  it('appends /v1/traces to an endpoint without a path, and keeps an explicit path', () => {
+    expect(otlpTracesUrl('http://collector:4318')).toBe('http://collector:4318/v1/traces');
+    expect(otlpTracesUrl('https://otlp.example/api/v2/otlp/v1/traces?tenant=a')).toBe('https://otlp.example/api/v2/otlp/v1/traces?tenant=a');
+  });
+});
 
 describe('loadConfig', () => {
   it('applies documented defaults with an empty environment', () => {

@@ -2,6 +2,7 @@
  * What the HTTP API needs from the rest of the service (`ServiceDeps`) and the shapes it exchanges with it. Backends
  * are chosen at the edge (`service.ts`) and passed in, so tests build the app on a temp SQLite store.
  */
+import type { IngestOutcome } from './IngestAssembler.js';
 import type { CircuitStats } from '../resilience/index.js';
 import type { TraceStore } from '../store/TraceStore.js';
 import type { TraceRecord } from '../trace/model.js';
@@ -28,23 +29,26 @@ export interface CircuitsPort {
   reset(name?: string): boolean;
 }
 
-/** Result of handing ingested traces to the tracing pipeline (redaction, bounds, sampling, export). */
-export interface IngestResult {
-  kept: number;
-  sampledOut: number;
-  dropped: number;
-}
+/**
+ * What ingest did with one request's traces: taken (durably pending assembly) with what was rejected and why, or
+ * refused whole (`ok: false`: the pending area is full or the store is down; the route answers 503 with Retry-After).
+ */
+export type IngestResult = IngestOutcome;
 
 export interface AgentRunRequest {
   message: string;
   userId?: string | number | undefined;
   agent?: string | undefined;
   system?: string | undefined;
+  /** The caller's trace to join, from a valid W3C `traceparent` header. */
+  parent?: { traceId: string; parentSpanId: string } | undefined;
 }
 
 export interface AgentRunResponse {
   output: string;
   traceId: string;
+  /** The run's W3C `traceparent`, sent back as the response header ('' = none). */
+  traceparent?: string | undefined;
   status: 'running' | 'success' | 'error' | 'timeout';
   iterations: number;
 }
@@ -65,7 +69,8 @@ export interface ServiceDeps {
   logger: Logger;
   store: TraceStore;
   circuits: CircuitsPort;
-  ingest(traces: TraceRecord[]): IngestResult;
+  /** Takes the traces decoded from one OTLP request (see `IngestAssembler.accept`). Never rejects. */
+  ingest(traces: TraceRecord[]): Promise<IngestResult>;
   /** Absent when no model provider is configured: the run route answers 503 saying what to set. */
   runAgent?: ((request: AgentRunRequest, signal: AbortSignal) => Promise<AgentRunResponse>) | undefined;
   metrics: HttpMetrics;
@@ -78,4 +83,9 @@ export interface ServiceDeps {
    * `shutting_down` (their traces are recorded before the tracer shuts down).
    */
   shutdownSignal?: AbortSignal | undefined;
+  /**
+   * Recent trace-store writes: `failing` once several consecutive writes failed, until one succeeds. Absent = only
+   * the store's ping decides its health.
+   */
+  storeWrites?(): 'ok' | 'failing';
 }

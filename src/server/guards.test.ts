@@ -34,7 +34,7 @@ describe('route guards', () => {
       logger: pino({ level: 'silent' }),
       store,
       circuits: { list: () => [], reset: () => true },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics: createMetrics(
         {
           circuits: () => [],
@@ -102,7 +102,7 @@ describe('/metrics with AGENTEX_METRICS_TOKEN', () => {
       logger: pino({ level: 'silent' }),
       store: {} as TraceStore,
       circuits: { list: () => [], reset: () => true },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics,
       isReady: () => true,
     });
@@ -136,7 +136,7 @@ describe('rate limits per client, through a real server', () => {
       logger: pino({ level: 'silent' }),
       store,
       circuits: { list: () => [], reset: () => true },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics: createMetrics(
         {
           circuits: () => [],

@@ -24,7 +24,7 @@ describe('/health', () => {
       logger: pino({ level: 'silent' }),
       store,
       circuits: { list: () => [], reset: () => false },
-      ingest: () => ({ kept: 0, sampledOut: 0, dropped: 0 }),
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
       metrics,
       isReady: () => true,
     });
@@ -45,5 +45,39 @@ describe('/health', () => {
       vi.useRealTimers();
     }
     expect(pings).toBe(2);
+  });
+
+  it('says write_failing (degraded) while writes fail though the ping answers, and a store that is down wins', async () => {
+    let writes: 'ok' | 'failing' = 'failing';
+    let up = true;
+    const store = { ping: async () => (up ? { ok: true as const, latencyMs: 1 } : { ok: false as const, error: 'down' }) } as unknown as TraceStore;
+    const metrics = createMetrics(
+      { circuits: () => [], tracePipeline: () => ({ stored: 0, sampledOut: 0, dropped: 0, lost: 0 }), cache: () => ({ hits: 0, misses: 0, evictions: 0 }), storeUp: () => up, storeWriteErrors: () => 4, storeCounters: () => ({ tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 }), ready: () => true },
+      { defaultMetrics: false },
+    );
+    const app = createApp({
+      config: { rateLimit: 100, adminRateLimit: 10, bodyLimitBytes: 1024, requestTimeoutMs: 1000, corsOrigins: '' },
+      tokens: { api: 'a'.repeat(20), admin: 'b'.repeat(20) },
+      logger: pino({ level: 'silent' }),
+      store,
+      circuits: { list: () => [], reset: () => false },
+      ingest: () => Promise.resolve({ ok: true, acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' }),
+      metrics,
+      isReady: () => true,
+      storeWrites: () => writes,
+    });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      expect(await (await app.request('/health')).json()).toEqual({ status: 'degraded', circuits: {}, store: 'write_failing' });
+      writes = 'ok';
+      expect(await (await app.request('/health')).json()).toEqual({ status: 'healthy', circuits: {}, store: 'ok' });
+      writes = 'failing';
+      up = false;
+      vi.setSystemTime(Date.now() + 1_500);
+      expect(await (await app.request('/health')).json()).toEqual({ status: 'degraded', circuits: {}, store: 'down' });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await (await app.request('/metrics')).text()).toMatch(/^agentex_store_write_errors_total 4$/m);
   });
 });

@@ -30,6 +30,10 @@ export interface MetricsSources {
   tracePipeline(): TracePipelineSample;
   cache(): { hits: number; misses: number; evictions: number };
   storeUp(): boolean;
+  /** Traces forwarded to the team's collector (`AGENTEX_OTLP_ENDPOINT`) and lost after retries. Absent = not forwarding. */
+  forwarded?(): { exported: number; lost: number };
+  /** Failed writes to the trace store since start (exports that the store refused). Absent = not reported. */
+  storeWriteErrors?(): number;
   /** The trace store's own counters (purges, WAL checkpoints, statement cache). */
   storeCounters(): TraceStoreCounters;
   ready(): boolean;
@@ -130,12 +134,39 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
   });
   new Gauge({
     name: 'agentex_store_up',
-    help: '1 when the trace store answered its last health ping, else 0',
+    help: '1 when the trace store answered its last health ping and its writes are not failing, else 0',
     registers: [registry],
     collect() {
       this.set(sources.storeUp() ? 1 : 0);
     },
   });
+  if (sources.forwarded) {
+    const forwarded = () => sources.forwarded?.() ?? { exported: 0, lost: 0 };
+    new Counter({
+      name: 'agentex_traces_forwarded_total',
+      help: "Kept traces sent to the team's OTLP collector, by outcome (exported, lost after retries)",
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const f = forwarded();
+        this.inc({ outcome: 'exported' }, f.exported);
+        this.inc({ outcome: 'lost' }, f.lost);
+      },
+    });
+  }
+  if (sources.storeWriteErrors) {
+    const writeErrors = () => sources.storeWriteErrors?.() ?? 0;
+    new Counter({
+      name: 'agentex_store_write_errors_total',
+      help: 'Trace store writes that failed (each failed export attempt to the store: I/O errors, full disk, locks)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(writeErrors());
+      },
+    });
+  }
   new Counter({
     name: 'agentex_store_purged_traces_total',
     help: 'Traces deleted by the retention purge (background and on demand)',
@@ -173,6 +204,57 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
     collect() {
       this.reset();
       this.inc(sources.storeCounters().listStatementsEvicted ?? 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_ingest_spans_total',
+    help: 'OTLP ingest spans by what the pending area did with them (accepted, duplicate, conflict, rejected_own)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.storeCounters();
+      if (c.ingestSpansAccepted === undefined) return;
+      this.inc({ result: 'accepted' }, c.ingestSpansAccepted);
+      this.inc({ result: 'duplicate' }, c.ingestSpansDuplicate ?? 0);
+      this.inc({ result: 'conflict' }, c.ingestSpanConflicts ?? 0);
+      this.inc({ result: 'rejected_own' }, c.ingestSpansRejectedOwn ?? 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_ingest_requests_refused_total',
+    help: 'OTLP ingest requests answered 503 because the pending area was full',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.storeCounters().ingestRequestsRejectedFull ?? 0);
+    },
+  });
+  new Counter({
+    name: 'agentex_ingest_traces_total',
+    help: 'OTLP ingest traces finalized by this instance, by result (stored, stored_partial, merged, sampled_out, lost_claim)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = sources.storeCounters();
+      if (c.tracesFinalized === undefined) return;
+      this.inc({ result: 'stored' }, c.tracesFinalized);
+      this.inc({ result: 'stored_partial' }, c.tracesFinalizedPartial ?? 0);
+      this.inc({ result: 'merged' }, c.tracesMerged ?? 0);
+      this.inc({ result: 'sampled_out' }, c.tracesSampledOut ?? 0);
+      this.inc({ result: 'lost_claim' }, c.lostClaims ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'agentex_ingest_pending',
+    help: 'OTLP ingest spans and traces waiting for assembly in the shared store, as this instance last saw (unit: spans, traces)',
+    labelNames: ['unit'],
+    registers: [registry],
+    collect() {
+      const c = sources.storeCounters();
+      this.set({ unit: 'spans' }, c.pendingSpans ?? 0);
+      this.set({ unit: 'traces' }, c.pendingTraces ?? 0);
     },
   });
   new Gauge({

@@ -15,6 +15,8 @@ import { createL2Store } from '../state/createL2Store.js';
 import { createStateManager, type StateManager } from '../state/StateManager.js';
 import { createTraceStore } from '../store/createTraceStore.js';
 import { createTraceStoreExporter } from '../store/TraceStoreExporter.js';
+import { createWriteHealth, trackWrites } from '../store/WriteHealth.js';
+import { inspectSqliteFiles } from '../store/sqliteFiles.js';
 import type { TraceStore } from '../store/TraceStore.js';
 import { datetimeTool } from '../tools/datetime.js';
 import { readUrlTool } from '../tools/readUrl.js';
@@ -25,10 +27,14 @@ import type { SearchClient } from '../tools/search/types.js';
 import { webSearchTool } from '../tools/webSearch.js';
 import type { TraceExporter } from '../trace/model.js';
 import { createTracer, setDefaultTracer, type Tracer } from '../trace/Tracer.js';
+import { createRedactor } from '../trace/redact.js';
 import { createApp, type CircuitView } from './app.js';
+import { createIngestAssembler, type IngestAssembler } from './IngestAssembler.js';
 import { resolveTokens, type Tokens } from './auth.js';
-import { ConfigError, loadConfig, type Config, type LoadConfigInput } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import { ConfigError, loadConfig, redactionOptions, type Config, type LoadConfigInput } from './config.js';
+import type { DestinationStream } from 'pino';
+import { createLogger, logRun, type Logger } from './logger.js';
+import { otlpExporter } from '../trace/exporters/otlp.js';
 import { listen, serverUrl } from './listen.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 
@@ -45,6 +51,8 @@ export interface StartServiceOptions extends LoadConfigInput {
   printBanner?: boolean;
   /** Overrides the logger (tests). */
   logger?: Logger;
+  /** Where the service's own logger writes (default stdout); ignored when `logger` is given. */
+  logDestination?: DestinationStream;
 }
 
 export interface RunningService {
@@ -56,6 +64,10 @@ export interface RunningService {
   tracer: Tracer;
   circuits: CircuitRegistry;
   metrics: ServiceMetrics;
+  /** The service's logger: its lines go through the same redaction rules as its traces. */
+  logger: Logger;
+  /** OTLP ingest assembly: `flush()` finalizes every pending trace now. */
+  ingest: IngestAssembler;
   /**
    * Graceful shutdown; resolves when everything is flushed and closed. Idempotent. `/ready` answers 503 from the
    * start; for `graceMs` (default 0) requests are still accepted, then the server stops accepting, waits up to
@@ -63,6 +75,16 @@ export interface RunningService {
    * and flushes the trace queue before closing the stores.
    */
   close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** Name of the exporter that forwards to `AGENTEX_OTLP_ENDPOINT` (in processor stats and export-failure logs). */
+export const FORWARD_EXPORTER = 'otlp-forward';
+
+/** The collector's traces URL: `AGENTEX_OTLP_ENDPOINT` as given, or with `/v1/traces` when it has no path. */
+export function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
+  return url.toString();
 }
 
 /** Picks the model provider the configuration names, or none (the run route then answers 503). */
@@ -95,11 +117,19 @@ export function searchClientsFromConfig(config: Config): SearchClient[] {
  */
 export async function startService(options: StartServiceOptions = {}): Promise<RunningService> {
   const config = loadConfig(options);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  // One set of redaction rules (built-in plus configured) for traces, own and ingested, and for logs.
+  const redaction = redactionOptions(config);
+  const logger = options.logger ?? createLogger(config.logLevel, options.logDestination, createRedactor(redaction));
   const tokens = resolveTokens(config.apiToken, config.adminToken);
   let ready = false;
   let storeUp = true;
 
+  if (!config.databaseUrl) {
+    // Said before the file is opened: a -shm that cannot grow kills the process with SIGBUS and no log line.
+    const files = inspectSqliteFiles(config.sqlitePath);
+    logger.info({ path: files.path, freeBytes: files.freeBytes, files: files.files }, 'sqlite files');
+    for (const warning of files.warnings) logger.warn({ path: files.path }, `sqlite: ${warning}`);
+  }
   const store = await createTraceStore({
     databaseUrl: config.databaseUrl ?? config.sqlitePath,
     retentionMs: config.traceTtlDays * 24 * 60 * 60 * 1000,
@@ -116,6 +146,13 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     logger.warn({ circuit: e.name, from: e.from, to: e.to, reason: e.reason }, 'circuit state changed');
   });
 
+  // Writes that fail while the store still answers its ping (unwritable WAL, full disk) must show in /health and
+  // /metrics: degraded after consecutive failures, healthy again on the next successful write.
+  const writeHealth = createWriteHealth();
+  writeHealth.onChange((change) => {
+    if (change.state === 'degraded') logger.error({ consecutiveFailures: change.consecutiveFailures, code: change.code, error: change.message }, 'trace store writes failing: store degraded');
+    else logger.info({ failedWrites: change.failedWrites }, 'trace store writes recovered');
+  });
   // Metrics read the tracer lazily: the tracer is created right below.
   const late: { tracer?: Tracer } = {};
   const storeExporter = createTraceStoreExporter(store, { logger });
@@ -123,29 +160,55 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     circuits: () => circuits.stats(),
     tracePipeline: () => {
       const s = late.tracer?.stats();
-      return { stored: s?.processor.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: s?.processor.lost ?? 0 };
+      // The store's own counts: a collector that is down (forwarding) must not read as traces lost from the store.
+      const stored = s?.processor.exporters[storeExporter.name];
+      return { stored: stored?.exported ?? 0, sampledOut: s?.sampledOut ?? 0, dropped: s?.processor.dropped ?? 0, lost: stored?.lost ?? 0 };
     },
     cache: () => state.stats().l1,
-    storeUp: () => storeUp,
+    storeUp: () => storeUp && !writeHealth.snapshot().degraded,
+    storeWriteErrors: () => writeHealth.snapshot().errors,
+    ...(config.otlpEndpoint
+      ? {
+          forwarded: () => {
+            const f = late.tracer?.stats().processor.exporters[FORWARD_EXPORTER];
+            return { exported: f?.exported ?? 0, lost: f?.lost ?? 0 };
+          },
+        }
+      : {}),
     storeCounters: () => store.counters(),
     ready: () => ready,
   });
-  const timedExporter: TraceExporter = {
-    name: storeExporter.name,
-    async export(batch, signal) {
-      const started = performance.now();
-      await storeExporter.export(batch, signal);
-      metrics.observeStoreWrite((performance.now() - started) / 1000);
+  const timedExporter: TraceExporter = trackWrites(
+    {
+      name: storeExporter.name,
+      async export(batch, signal) {
+        const started = performance.now();
+        await storeExporter.export(batch, signal);
+        metrics.observeStoreWrite((performance.now() - started) / 1000);
+      },
     },
-  };
+    writeHealth,
+  );
+  const forward = config.otlpEndpoint ? otlpExporter({ url: otlpTracesUrl(config.otlpEndpoint), headers: config.otlpHeaders ?? {}, name: FORWARD_EXPORTER }) : null;
   const tracer = createTracer({
-    exporters: [timedExporter],
+    exporters: forward ? [timedExporter, forward] : [timedExporter],
     sampleRate: config.sampleRate,
     slowThresholdMs: config.slowTraceMs,
     metadata: { serviceName: 'agentex', labelPrefix: config.labelPrefix },
+    redaction,
     processor: { scheduleDelayMs: 1000 },
   });
   late.tracer = tracer;
+  // OTLP ingest assembles traces in the shared store; every instance sweeps, claims are atomic.
+  const assembler = createIngestAssembler({
+    store,
+    tracer,
+    settleMs: config.ingestSettleMs,
+    windowMs: config.ingestAssemblyWindowMs,
+    maxPendingSpans: config.ingestMaxPendingSpans,
+    maxPendingTraces: config.ingestMaxPendingTraces,
+    logger,
+  });
   setDefaultTracer(tracer);
   tracer.onTraceEnd((e) => metrics.observeRun(e.status, e.durationMs / 1000));
   tracer.onExportError((e) => logger.warn({ exporter: e.exporter, attempt: e.attempt, error: e.error.message }, 'trace export failed'));
@@ -174,23 +237,33 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       list: () => circuits.stats().map((s) => circuitView(s, lastChange.get(s.name) ?? null)),
       reset: (name) => circuits.reset(name),
     },
-    ingest: (traces) => tracer.ingest(traces),
+    ingest: (traces) => assembler.accept(traces),
     runAgent: provider
-      ? async (req, signal) =>
-          runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, provider, tools, signal, tracer, memory })
+      ? async (req, signal) => {
+          const started = performance.now();
+          const result = await runAgent({ message: req.message, system: req.system, userId: req.userId, agent: req.agent, parent: req.parent, provider, tools, signal, tracer, memory });
+          // Names and user ids pass the trace redactor, as in the stored trace.
+          const userId = typeof req.userId === 'string' ? tracer.redactor.redactString(req.userId) : (req.userId ?? null);
+          const agent = tracer.redactor.redactString(req.agent ?? 'agent');
+          logRun(logger, { ...result, agent, userId, durationMs: performance.now() - started });
+          return result;
+        }
       : undefined,
     metrics,
     // Conversations are keyed by the user id's text form, so this also covers numeric ids.
     eraseUserState: (userId) => state.conversations.clear(userId),
     isReady: () => ready,
     shutdownSignal: shutdownRuns.signal,
+    storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
   });
 
+  assembler.start();
   let server: Awaited<ReturnType<typeof listen>>;
   try {
     server = await listen(app, { hostname: config.host, port: config.port });
   } catch (err) {
     // Could not bind (port taken, bad host): release what was opened, then report the address in one line.
+    await assembler.close();
     await tracer.shutdown();
     await state.close();
     await store.close();
@@ -208,7 +281,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   }, 15_000);
   healthTimer.unref();
   ready = true;
-  logger.info({ url, backend: store.backend, provider: baseProvider?.name ?? null, search: searchClients.map((c) => c.name) }, 'agentex listening');
+  // The collector by origin only: its path or query could carry a credential.
+  const forwardTo = config.otlpEndpoint ? new URL(config.otlpEndpoint).origin : null;
+  logger.info({ url, backend: store.backend, provider: baseProvider?.name ?? null, search: searchClients.map((c) => c.name), forwardTo }, 'agentex listening');
 
   if (options.printBanner) {
     const lines = [`\n  AgentEx is running at ${url}`, `  Dashboard: ${url}/?token=${tokens.generated.api ? tokens.api : '<AGENTEX_API_TOKEN>'}`];
@@ -244,6 +319,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
         clearTimeout(cancel);
         clearTimeout(force);
       }
+      // Finalizes the traces that are ready; the rest stays pending in the store for the next sweep (any instance).
+      await assembler.close();
       await tracer.shutdown();
       await state.close();
       await store.close();
@@ -266,7 +343,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { url, config, tokens, store, state, tracer, circuits, metrics, close };
+  return { url, config, tokens, store, state, tracer, circuits, metrics, logger, ingest: assembler, close };
 }
 
 /** The API's view of a circuit: its stats, its failure rate since the last reset and the time of its last state change. */

@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import type { TraceRecord, TraceStatus } from '../trace/model.js';
+import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from './errors.js';
 import { migratePostgres, type Migration } from './migrations.js';
 import {
@@ -22,6 +22,28 @@ import {
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
 import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import {
+  claimToken,
+  countComplete,
+  emptyCompleteResult,
+  emptyPendingCounters,
+  isRoot,
+  mergeIntoStored,
+  tally,
+  validateClaim,
+  validatePending,
+  type AddPendingResult,
+  type ClaimedTrace,
+  type ClaimOptions,
+  type CompleteResult,
+  type MergeResult,
+  type PendingCompletion,
+  type PendingCounters,
+  type PendingHeader,
+  type PendingLimits,
+  type PendingTraceInput,
+  type TraceOrigin,
+} from './pending.js';
 import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
@@ -121,6 +143,30 @@ export const POSTGRES_TRACE_MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX traces_expires ON traces (expires_at)',
     ],
   },
+  {
+    version: 2,
+    name: 'trace origin and the pending area of OTLP ingest',
+    statements: [
+      "ALTER TABLE traces ADD COLUMN origin TEXT NOT NULL DEFAULT 'own'",
+      "UPDATE traces SET origin = 'ingest' WHERE body::jsonb -> 'metadata' ->> 'source' = 'otlp'",
+      `CREATE TABLE pending_traces (
+        trace_id TEXT COLLATE "C" PRIMARY KEY,
+        first_at BIGINT NOT NULL,
+        last_at BIGINT NOT NULL,
+        has_root BOOLEAN NOT NULL,
+        span_count INTEGER NOT NULL,
+        claim_token TEXT,
+        claimed_until BIGINT)`,
+      `CREATE TABLE pending_spans (
+        seq BIGSERIAL NOT NULL,
+        trace_id TEXT COLLATE "C" NOT NULL,
+        span_id TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        header TEXT,
+        PRIMARY KEY (trace_id, span_id))`,
+      'CREATE INDEX pending_traces_first ON pending_traces (first_at)',
+    ],
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -199,11 +245,44 @@ export async function createPostgresTraceStore(options: PostgresTraceStoreOption
   return new PostgresTraceStore(pool, owned, o, () => pool.off('error', onPoolError));
 }
 
-const UPSERT_TRACES = `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[], $9::int8[], $10::text[])
+const UPSERT_TRACES = `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body, origin)
+  SELECT *, $11::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[], $9::int8[], $10::text[])
   ON CONFLICT (trace_id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent, status = excluded.status,
     started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
-    span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body`;
+    span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body, origin = excluded.origin`;
+/** Ingest writes: never over a trace our own runs recorded (even one that appeared since it was read). */
+const UPSERT_INGESTED = `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body, origin)
+  SELECT *, 'ingest' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::int[], $9::int8[], $10::text[])
+  ON CONFLICT (trace_id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent, status = excluded.status,
+    started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
+    span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body
+  WHERE traces.origin = 'ingest'
+  RETURNING trace_id`;
+const PENDING_TOTALS = 'SELECT COUNT(*)::int AS traces, COALESCE(SUM(span_count), 0)::int AS spans FROM pending_traces';
+const UPSERT_PENDING_TRACES = `INSERT INTO pending_traces (trace_id, first_at, last_at, has_root, span_count)
+  SELECT t, $2, $2, r, 0 FROM unnest($1::text[], $3::bool[]) AS x(t, r) ORDER BY t
+  ON CONFLICT (trace_id) DO UPDATE SET last_at = GREATEST(pending_traces.last_at, excluded.last_at),
+    has_root = pending_traces.has_root OR excluded.has_root`;
+// The statement's snapshot holds the rows as they were before it: the join finds the spans that were pending already.
+const INSERT_PENDING_SPANS = `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS x(trace_id, span_id, body, header, n)),
+  ins AS (INSERT INTO pending_spans (trace_id, span_id, body, header) SELECT trace_id, span_id, body, header FROM x ORDER BY n
+    ON CONFLICT DO NOTHING RETURNING trace_id)
+  SELECT 'i' AS k, trace_id, COUNT(*)::int AS n FROM ins GROUP BY trace_id
+  UNION ALL SELECT 'd', NULL, COUNT(*)::int FROM x JOIN pending_spans p USING (trace_id, span_id) WHERE p.body = x.body
+  UNION ALL SELECT 'c', NULL, COUNT(*)::int FROM x JOIN pending_spans p USING (trace_id, span_id) WHERE p.body <> x.body`;
+const ADD_PENDING_COUNTS = `UPDATE pending_traces p SET span_count = p.span_count + x.n
+  FROM unnest($1::text[], $2::int[]) AS x(t, n) WHERE p.trace_id = x.t`;
+const CLAIM_PENDING = `WITH c AS (SELECT trace_id FROM pending_traces p
+    WHERE (claimed_until IS NULL OR claimed_until < $1)
+      AND ($2 OR first_at <= $4 OR (last_at <= $3 AND (has_root OR EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = p.trace_id))))
+    ORDER BY first_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+  UPDATE pending_traces p SET claim_token = $6, claimed_until = $7 FROM c WHERE p.trace_id = c.trace_id
+  RETURNING p.trace_id, EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = p.trace_id) AS stored`;
+const DELETE_PENDING_SPANS = `DELETE FROM pending_spans p USING unnest($1::text[], $2::text[]) AS x(t, s) WHERE p.trace_id = x.t AND p.span_id = x.s`;
+const DELETE_PENDING_TRACES = `DELETE FROM pending_traces p WHERE p.trace_id = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM pending_spans s WHERE s.trace_id = p.trace_id)`;
+const RELEASE_PENDING_TRACES = `UPDATE pending_traces p SET claim_token = NULL, claimed_until = NULL,
+  span_count = (SELECT COUNT(*) FROM pending_spans s WHERE s.trace_id = p.trace_id) WHERE p.trace_id = ANY($1::text[])`;
 const DELETE_SPANS = 'DELETE FROM spans WHERE trace_id = ANY($1::text[])';
 const INSERT_SPANS = `INSERT INTO spans (trace_id, seq, span_id, parent_id, kind, name, status, started_at, duration_ms, body)
   SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::text[])`;
@@ -216,6 +295,10 @@ const DELETE_USER = `WITH doomed AS (SELECT trace_id FROM traces WHERE user_id =
   gone AS (DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 
+const DELETE_USER_PENDING = `WITH doomed AS (SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1),
+  gone AS (DELETE FROM pending_spans WHERE trace_id IN (SELECT trace_id FROM doomed))
+  DELETE FROM pending_traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
+
 const dollar = (n: number) => `$${n}`;
 
 class PostgresTraceStore implements TraceStore {
@@ -223,6 +306,7 @@ class PostgresTraceStore implements TraceStore {
   private closed = false;
   private readonly stopPurge: () => void;
   private readonly counts: TraceStoreCounters = { tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 };
+  private readonly pendingCounts: PendingCounters = emptyPendingCounters();
 
   constructor(
     private readonly pool: Pool,
@@ -245,6 +329,8 @@ class PostgresTraceStore implements TraceStore {
   async put(traces: readonly TraceRecord[], options: PutOptions = {}): Promise<void> {
     if (this.closed) throw new StoreClosedError('postgres');
     if (!isArrayValue(traces)) throw new ValidationError('traces', 'Expected `traces` to be an array of trace records');
+    const origin = options.origin ?? 'own';
+    if (origin !== 'own' && origin !== 'ingest') throw new ValidationError('origin', "Expected `origin` to be 'own' or 'ingest'");
     const now = Date.now();
     // Validate everything first; the last version of a trace repeated in one batch wins (an upsert may touch a row once).
     const byId = new Map<string, { trace: TraceRecord; expiresAt: number }>();
@@ -257,11 +343,11 @@ class PostgresTraceStore implements TraceStore {
     const all = [...byId.entries()];
     for (let start = 0; start < all.length; start += this.o.maxBatchTraces) {
       options.signal?.throwIfAborted();
-      await this.writeChunk(all.slice(start, start + this.o.maxBatchTraces));
+      await this.writeChunk(all.slice(start, start + this.o.maxBatchTraces), origin);
     }
   }
 
-  private async writeChunk(chunk: readonly [string, { trace: TraceRecord; expiresAt: number }][]): Promise<void> {
+  private async writeChunk(chunk: readonly [string, { trace: TraceRecord; expiresAt: number }][], origin: TraceOrigin): Promise<void> {
     const t: unknown[][] = Array.from({ length: 10 }, () => []);
     const s: unknown[][] = Array.from({ length: 10 }, () => []);
     for (const [traceId, { trace, expiresAt }] of chunk) {
@@ -275,7 +361,7 @@ class PostgresTraceStore implements TraceStore {
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
-      await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: t });
+      await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: [...t, origin] });
       await client.query({ name: 'agentex_delete_spans', text: DELETE_SPANS, values: [t[0]] });
       if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
       await client.query('COMMIT');
@@ -384,7 +470,11 @@ class PostgresTraceStore implements TraceStore {
     for (;;) {
       const { rowCount } = await this.query('deleteByUser', { name: 'agentex_delete_user', text: DELETE_USER, values: [key, PG_PURGE_CHUNK] });
       deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < PG_PURGE_CHUNK) return deleted;
+      if ((rowCount ?? 0) < PG_PURGE_CHUNK) {
+        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
+        await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
+        return deleted;
+      }
     }
   }
 
@@ -398,8 +488,223 @@ class PostgresTraceStore implements TraceStore {
     }
   }
 
+  /** Runs `fn` in one transaction on one pooled connection; any failure rolls back and becomes StoreUnavailableError. */
+  private async transaction<T>(operation: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreClosedError('postgres');
+    let client: PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client?.query('ROLLBACK').catch(() => undefined);
+      throw new StoreUnavailableError('postgres', operation, err);
+    } finally {
+      client?.release();
+    }
+  }
+
+  async addPending(traces: readonly PendingTraceInput[], limits: PendingLimits): Promise<AddPendingResult> {
+    if (this.closed) throw new StoreClosedError('postgres');
+    const ids = validatePending(traces, limits);
+    const now = Math.floor(limits.now ?? Date.now());
+    // One entry per trace id, each span id once: repeats within the request are counted here.
+    const byId = new Map<string, { header: PendingHeader; spans: Map<string, string>; root: boolean }>();
+    let duplicates = 0;
+    let conflicts = 0;
+    traces.forEach((t, i) => {
+      const id = ids[i]!;
+      let entry = byId.get(id);
+      if (!entry) byId.set(id, (entry = { header: t.header, spans: new Map(), root: false }));
+      for (const span of t.spans) {
+        const body = JSON.stringify(span);
+        const known = entry.spans.get(span.spanId);
+        if (known === undefined) entry.spans.set(span.spanId, body);
+        else if (known === body) duplicates++;
+        else conflicts++;
+        if (isRoot(span)) entry.root = true;
+      }
+    });
+    for (const [id, e] of byId) if (e.spans.size === 0) byId.delete(id);
+    const all = [...byId.keys()];
+    const result = await this.transaction('addPending', async (client): Promise<AddPendingResult> => {
+      const rejectedOwn = new Map<string, number>();
+      if (all.length > 0) {
+        const own = await client.query<{ trace_id: string }>({ name: 'agentex_own_traces', text: "SELECT trace_id FROM traces WHERE trace_id = ANY($1::text[]) AND origin = 'own'", values: [all] });
+        for (const { trace_id } of own.rows) {
+          rejectedOwn.set(trace_id, byId.get(trace_id)!.spans.size);
+          byId.delete(trace_id);
+        }
+      }
+      const ids = [...byId.keys()].sort();
+      const totals = (await client.query<{ traces: number; spans: number }>({ name: 'agentex_pending_totals', text: PENDING_TOTALS })).rows[0]!;
+      let offered = 0;
+      for (const e of byId.values()) offered += e.spans.size;
+      const known = ids.length === 0 ? 0 : (await client.query<{ n: number }>({ text: 'SELECT COUNT(*)::int AS n FROM pending_traces WHERE trace_id = ANY($1::text[])', values: [ids] })).rows[0]!.n;
+      if (totals.spans + offered > limits.maxPendingSpans || totals.traces + ids.length - known > limits.maxPendingTraces) {
+        return { ok: false, reason: 'full', pendingSpans: totals.spans, pendingTraces: totals.traces };
+      }
+      if (ids.length === 0) return { ok: true, accepted: 0, duplicates, conflicts, rejectedOwn };
+      // The trace rows first, in id order: they are the lock a concurrent finalization of the same trace waits on.
+      await client.query({ name: 'agentex_upsert_pending_traces', text: UPSERT_PENDING_TRACES, values: [ids, now, ids.map((id) => byId.get(id)!.root)] });
+      const cols: string[][] = [[], [], [], []];
+      for (const id of ids) {
+        const e = byId.get(id)!;
+        let header: string | null = JSON.stringify(e.header);
+        for (const [spanId, body] of e.spans) {
+          cols[0]!.push(id);
+          cols[1]!.push(spanId);
+          cols[2]!.push(body);
+          cols[3]!.push(header as string);
+          header = null;
+        }
+      }
+      const { rows } = await client.query<{ k: string; trace_id: string | null; n: number }>({ name: 'agentex_insert_pending_spans', text: INSERT_PENDING_SPANS, values: cols });
+      let accepted = 0;
+      const counted: [string[], number[]] = [[], []];
+      for (const r of rows) {
+        if (r.k === 'i' && r.trace_id !== null) {
+          counted[0].push(r.trace_id);
+          counted[1].push(r.n);
+          accepted += r.n;
+        } else if (r.k === 'd') duplicates += r.n;
+        else if (r.k === 'c') conflicts += r.n;
+      }
+      if (counted[0].length > 0) await client.query({ name: 'agentex_add_pending_counts', text: ADD_PENDING_COUNTS, values: counted });
+      this.pendingCounts.pendingSpans = totals.spans + accepted;
+      this.pendingCounts.pendingTraces = totals.traces + ids.length - known;
+      return { ok: true, accepted, duplicates, conflicts, rejectedOwn };
+    });
+    const c = this.pendingCounts;
+    if (!result.ok) c.ingestRequestsRejectedFull++;
+    else {
+      c.ingestSpansAccepted += result.accepted;
+      c.ingestSpansDuplicate += result.duplicates;
+      c.ingestSpanConflicts += result.conflicts;
+      for (const n of result.rejectedOwn.values()) c.ingestSpansRejectedOwn += n;
+    }
+    return result;
+  }
+
+  async claimPending(options: ClaimOptions): Promise<ClaimedTrace[]> {
+    const o = validateClaim(options);
+    const token = claimToken();
+    const claimed = await this.query<{ trace_id: string; stored: boolean }>('claimPending', {
+      name: 'agentex_claim_pending',
+      text: CLAIM_PENDING,
+      values: [o.now, o.all, o.now - o.settleMs, o.now - o.windowMs, o.limit, token, o.now + o.leaseMs],
+    });
+    if (claimed.rows.length === 0) return [];
+    const ids = claimed.rows.map((r) => r.trace_id);
+    const spans = await this.query<{ trace_id: string; body: string; header: string | null }>('claimPending', {
+      name: 'agentex_pending_spans_of',
+      text: 'SELECT trace_id, body, header FROM pending_spans WHERE trace_id = ANY($1::text[]) ORDER BY seq',
+      values: [ids],
+    });
+    const byId = new Map<string, ClaimedTrace>(claimed.rows.map((r) => [r.trace_id, { traceId: r.trace_id, claim: token, stored: r.stored, spans: [] }]));
+    for (const r of spans.rows) {
+      byId.get(r.trace_id)?.spans.push({ span: JSON.parse(r.body) as SpanRecord, header: r.header === null ? null : (JSON.parse(r.header) as PendingHeader) });
+    }
+    return [...byId.values()];
+  }
+
+  async completePending(completions: readonly PendingCompletion[]): Promise<CompleteResult> {
+    if (this.closed) throw new StoreClosedError('postgres');
+    if (completions.length === 0) return emptyCompleteResult();
+    const now = Date.now();
+    const ids = completions.map((c) => c.traceId);
+    const result = await this.transaction('completePending', async (client) => {
+      const r = emptyCompleteResult();
+      const claims = await client.query<{ trace_id: string; claim_token: string | null }>({
+        text: 'SELECT trace_id, claim_token FROM pending_traces WHERE trace_id = ANY($1::text[]) ORDER BY trace_id FOR UPDATE',
+        values: [ids],
+      });
+      const held = new Map(claims.rows.map((x) => [x.trace_id, x.claim_token]));
+      const mine = completions.filter((c) => {
+        if (held.get(c.traceId) === c.claim) return true;
+        r.lostClaims++;
+        return false;
+      });
+      if (mine.length === 0) return r;
+      const storedRows = await client.query<{ trace_id: string; origin: TraceOrigin; body: string; spans: string[] }>({
+        text: `SELECT t.trace_id, t.origin, t.body, ARRAY(SELECT s.body FROM spans s WHERE s.trace_id = t.trace_id ORDER BY s.seq) AS spans
+          FROM traces t WHERE t.trace_id = ANY($1::text[]) ORDER BY t.trace_id FOR UPDATE`,
+        values: [mine.map((c) => c.traceId)],
+      });
+      const stored = new Map(storedRows.rows.map((x) => [x.trace_id, x]));
+      const t: unknown[][] = Array.from({ length: 10 }, () => []);
+      const pendingSpans = new Map<string, { added: SpanRecord[]; seqStart: number }>();
+      const outcomes = new Map<string, { m: MergeResult; merged: boolean }>();
+      for (const c of mine) {
+        const row = stored.get(c.traceId);
+        let m: MergeResult;
+        let seqStart = 0;
+        if (row?.origin === 'own') {
+          r.rejectedOwn++;
+          r.rejectedOwnSpans += c.spanIds.length;
+          continue;
+        } else if (row) {
+          const prior = toTrace(row.body, row.spans);
+          m = mergeIntoStored(prior, c.record, c.maxSpans);
+          seqStart = prior.spans.length;
+        } else if (c.keep) {
+          m = mergeIntoStored({ ...c.record, spans: [] }, c.record, c.maxSpans);
+        } else {
+          r.sampledOut++;
+          continue;
+        }
+        const ttl = this.o.retentionFor?.(m.record) ?? this.o.retentionMs;
+        const tr = toTraceRow(m.record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+        [tr.traceId, tr.userId, tr.agent, tr.status, tr.startedAt, tr.endedAt, tr.durationMs, tr.spanCount, tr.expiresAt, tr.body].forEach((v, i) => t[i]!.push(v));
+        pendingSpans.set(c.traceId, { added: m.added, seqStart });
+        outcomes.set(c.traceId, { m, merged: row !== undefined });
+      }
+      if (t[0]!.length > 0) {
+        const written = await client.query<{ trace_id: string }>({ name: 'agentex_upsert_ingested', text: UPSERT_INGESTED, values: t });
+        const s: unknown[][] = Array.from({ length: 10 }, () => []);
+        for (const { trace_id } of written.rows) {
+          const w = pendingSpans.get(trace_id)!;
+          forEachSpanRow({ spans: w.added }, trace_id, (sp) =>
+            [sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body].forEach((v, i) => s[i]!.push(v)), w.seqStart);
+          const o = outcomes.get(trace_id)!;
+          tally(r, o.m, o.merged);
+          outcomes.delete(trace_id);
+        }
+        // Not written: our own run recorded the trace between the read and the write.
+        for (const [traceId] of outcomes) {
+          r.rejectedOwn++;
+          r.rejectedOwnSpans += mine.find((c) => c.traceId === traceId)?.spanIds.length ?? 0;
+        }
+        if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
+      }
+      const del: [string[], string[]] = [[], []];
+      for (const c of mine) for (const spanId of c.spanIds) {
+        del[0].push(c.traceId);
+        del[1].push(spanId);
+      }
+      const mineIds = mine.map((c) => c.traceId);
+      await client.query({ name: 'agentex_delete_pending_spans', text: DELETE_PENDING_SPANS, values: del });
+      await client.query({ name: 'agentex_delete_pending_traces', text: DELETE_PENDING_TRACES, values: [mineIds] });
+      await client.query({ name: 'agentex_release_pending_traces', text: RELEASE_PENDING_TRACES, values: [mineIds] });
+      return r;
+    });
+    countComplete(this.pendingCounts, result, completions);
+    this.counts.tracesWritten += result.stored + result.merged;
+    return result;
+  }
+
+  async pendingSize(): Promise<{ spans: number; traces: number }> {
+    const { rows } = await this.query<{ traces: number; spans: number }>('pendingSize', { name: 'agentex_pending_totals', text: PENDING_TOTALS });
+    const totals = rows[0]!;
+    this.pendingCounts.pendingSpans = totals.spans;
+    this.pendingCounts.pendingTraces = totals.traces;
+    return { spans: totals.spans, traces: totals.traces };
+  }
+
   counters(): TraceStoreCounters {
-    return { ...this.counts };
+    return { ...this.counts, ...this.pendingCounts };
   }
 
   async close(): Promise<void> {

@@ -49,7 +49,7 @@ describe('SqliteTraceStore specifics', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(SchemaVersionError);
-    expect((error as Error).message).toMatch(/version 99.*up to version 1/);
+    expect((error as Error).message).toMatch(/version 99.*up to version 2/);
   });
 
   it('uses the composite indexes for list filters (no table scan)', () => {

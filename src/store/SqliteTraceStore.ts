@@ -11,7 +11,7 @@ import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
-import type { TraceRecord, TraceStatus } from '../trace/model.js';
+import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
 import { StoreClosedError, StoreUnavailableError } from './errors.js';
 import { migrateSqlite, type Migration } from './migrations.js';
 import {
@@ -26,6 +26,27 @@ import {
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
 import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import {
+  claimToken,
+  countComplete,
+  emptyCompleteResult,
+  emptyPendingCounters,
+  isRoot,
+  mergeIntoStored,
+  tally,
+  validateClaim,
+  validatePending,
+  type AddPendingResult,
+  type ClaimedTrace,
+  type ClaimOptions,
+  type CompleteResult,
+  type PendingCompletion,
+  type PendingCounters,
+  type PendingHeader,
+  type PendingLimits,
+  type PendingTraceInput,
+  type TraceOrigin,
+} from './pending.js';
 import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
 import { startWalCheckpointer, type WalCheckpointer } from './WalCheckpointer.js';
 import {
@@ -133,6 +154,30 @@ export const SQLITE_TRACE_MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX traces_expires ON traces (expires_at)',
     ],
   },
+  {
+    version: 2,
+    name: 'trace origin and the pending area of OTLP ingest',
+    statements: [
+      "ALTER TABLE traces ADD COLUMN origin TEXT NOT NULL DEFAULT 'own'",
+      "UPDATE traces SET origin = 'ingest' WHERE json_extract(body, '$.metadata.source') = 'otlp'",
+      `CREATE TABLE pending_traces (
+        trace_id TEXT PRIMARY KEY NOT NULL,
+        first_at INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        has_root INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        claim_token TEXT,
+        claimed_until INTEGER)`,
+      // A rowid table: rowid is the arrival order the assembly reads spans in.
+      `CREATE TABLE pending_spans (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        header TEXT,
+        PRIMARY KEY (trace_id, span_id))`,
+      'CREATE INDEX pending_traces_first ON pending_traces (first_at)',
+    ],
+  },
 ];
 
 /** Validated options with defaults applied, in one visible place. */
@@ -202,6 +247,38 @@ export function createSqliteTraceStore(options: SqliteTraceStoreOptions = {}): T
 
 type Resolved = ReturnType<typeof resolveOptions>;
 
+/** The statements of the pending area (OTLP ingest assembly). */
+function pendingStatements(db: Database.Database) {
+  return {
+    origin: db.prepare('SELECT origin FROM traces WHERE trace_id = ?').pluck(),
+    pendingExists: db.prepare('SELECT 1 FROM pending_traces WHERE trace_id = ?').pluck(),
+    totals: db.prepare('SELECT COUNT(*) AS traces, COALESCE(SUM(span_count), 0) AS spans FROM pending_traces'),
+    upsertTrace: db.prepare(
+      `INSERT INTO pending_traces (trace_id, first_at, last_at, has_root, span_count) VALUES (?, ?, ?, ?, 0)
+       ON CONFLICT (trace_id) DO UPDATE SET last_at = MAX(last_at, excluded.last_at), has_root = MAX(has_root, excluded.has_root)`,
+    ),
+    insertSpan: db.prepare('INSERT INTO pending_spans (trace_id, span_id, body, header) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING'),
+    spanBody: db.prepare('SELECT body FROM pending_spans WHERE trace_id = ? AND span_id = ?').pluck(),
+    addCount: db.prepare('UPDATE pending_traces SET span_count = span_count + ? WHERE trace_id = ?'),
+    ready: db.prepare(
+      `SELECT p.trace_id, EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = p.trace_id) AS stored FROM pending_traces p
+       WHERE (p.claimed_until IS NULL OR p.claimed_until < @now)
+         AND (@all = 1 OR p.first_at <= @windowStart
+           OR (p.last_at <= @quietSince AND (p.has_root = 1 OR EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = p.trace_id))))
+       ORDER BY p.first_at LIMIT @limit`,
+    ),
+    setClaim: db.prepare('UPDATE pending_traces SET claim_token = ?, claimed_until = ? WHERE trace_id = ?'),
+    spansOf: db.prepare('SELECT body, header FROM pending_spans WHERE trace_id = ? ORDER BY rowid'),
+    claimOf: db.prepare('SELECT claim_token FROM pending_traces WHERE trace_id = ?').pluck(),
+    deleteSpan: db.prepare('DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?'),
+    countSpans: db.prepare('SELECT COUNT(*) FROM pending_spans WHERE trace_id = ?').pluck(),
+    deleteTrace: db.prepare('DELETE FROM pending_traces WHERE trace_id = ?'),
+    pendingOfUser: db.prepare("SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = ?").pluck(),
+    deleteSpansOf: db.prepare('DELETE FROM pending_spans WHERE trace_id = ?'),
+    release: db.prepare('UPDATE pending_traces SET claim_token = NULL, claimed_until = NULL, span_count = ? WHERE trace_id = ?'),
+  };
+}
+
 /** How many prepared list statements the store keeps (filter combinations × page sizes in use). */
 export const LIST_STATEMENT_CACHE = 128;
 
@@ -220,11 +297,14 @@ class SqliteTraceStore implements TraceStore {
     },
   });
   private readonly counts: TraceStoreCounters = { tracesWritten: 0, batchesWritten: 0, purged: 0, purgeRuns: 0, purgeErrors: 0 };
+  private readonly pendingCounts: PendingCounters = emptyPendingCounters();
   private listStatementsEvicted = 0;
   // Starts small: the first chunk reads cold pages; fast chunks double it within a few turns.
   private purgeChunk = 16;
   private readonly s;
-  private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => void;
+  private readonly writeBatch: (rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[], origin: TraceOrigin) => void;
+  private readonly pending: ReturnType<typeof pendingStatements>;
+  private readonly deletePendingOfUser: (key: string) => void;
   private readonly readTrace: <T>(traceId: string, make: (body: string, spanBodies: string[]) => T) => T | null;
   private readonly deleteChunk: (which: 'purgeTraces' | 'userTraces', arg: string | number, limit: number) => number;
 
@@ -235,11 +315,11 @@ class SqliteTraceStore implements TraceStore {
   ) {
     this.s = {
       upsertTrace: db.prepare(
-        `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO traces (trace_id, user_id, agent, status, started_at, ended_at, duration_ms, span_count, expires_at, body, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (trace_id) DO UPDATE SET user_id = excluded.user_id, agent = excluded.agent, status = excluded.status,
            started_at = excluded.started_at, ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
-           span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body`,
+           span_count = excluded.span_count, expires_at = excluded.expires_at, body = excluded.body, origin = excluded.origin`,
       ),
       deleteSpans: db.prepare('DELETE FROM spans WHERE trace_id = ?'),
       insertSpan: db.prepare(
@@ -255,10 +335,10 @@ class SqliteTraceStore implements TraceStore {
       ping: db.prepare('SELECT 1').pluck(),
     };
     const s = this.s;
-    this.writeBatch = db.transaction((rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[]) => {
+    this.writeBatch = db.transaction((rows: readonly { trace: TraceRecord; traceId: string; expiresAt: number }[], origin: TraceOrigin) => {
       for (const { trace, traceId, expiresAt } of rows) {
         const r = toTraceRow(trace, traceId, expiresAt);
-        s.upsertTrace.run(r.traceId, r.userId, r.agent, r.status, r.startedAt, r.endedAt, r.durationMs, r.spanCount, r.expiresAt, r.body);
+        s.upsertTrace.run(r.traceId, r.userId, r.agent, r.status, r.startedAt, r.endedAt, r.durationMs, r.spanCount, r.expiresAt, r.body, origin);
         s.deleteSpans.run(traceId);
         forEachSpanRow(trace, traceId, (sp) =>
           s.insertSpan.run(sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body),
@@ -276,6 +356,14 @@ class SqliteTraceStore implements TraceStore {
       ids.sort(); // spans are clustered by trace id: sorted deletes walk the b-tree in order
       for (const id of ids) s.deleteSpans.run(id);
       return ids.length;
+    });
+    this.pending = pendingStatements(db);
+    this.deletePendingOfUser = db.transaction((key: string) => {
+      const p = this.pending;
+      for (const id of p.pendingOfUser.all(key) as string[]) {
+        p.deleteSpansOf.run(id);
+        p.deleteTrace.run(id);
+      }
     });
     this.stopPurge = startPurgeTimer(o.purgeIntervalMs, () => this.purgeExpired(), o.logger, 'sqlite', () => this.counts.purgeErrors++);
   }
@@ -296,6 +384,8 @@ class SqliteTraceStore implements TraceStore {
   async put(traces: readonly TraceRecord[], options: PutOptions = {}): Promise<void> {
     this.open();
     if (!isArrayValue(traces)) throw new ValidationError('traces', 'Expected `traces` to be an array of trace records');
+    const origin = options.origin ?? 'own';
+    if (origin !== 'own' && origin !== 'ingest') throw new ValidationError('origin', "Expected `origin` to be 'own' or 'ingest'");
     const now = Date.now();
     // Validate the whole batch before writing any of it.
     const rows = traces.map((trace, i) => {
@@ -318,7 +408,7 @@ class SqliteTraceStore implements TraceStore {
         options.signal?.throwIfAborted();
       }
       const chunk = rows.slice(start, end);
-      this.run('put', () => this.writeBatch(chunk));
+      this.run('put', () => this.writeBatch(chunk, origin));
       this.checkpointer?.wrote();
       this.counts.batchesWritten++;
       this.counts.tracesWritten += chunk.length;
@@ -434,7 +524,11 @@ class SqliteTraceStore implements TraceStore {
       const n = this.run('deleteByUser', () => this.deleteChunk('userTraces', key, chunk));
       deleted += n;
       if (n > 0) this.checkpointer?.wrote();
-      if (n < chunk) return deleted;
+      if (n < chunk) {
+        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
+        this.run('deleteByUser', () => this.deletePendingOfUser(key));
+        return deleted;
+      }
       this.tuneChunk(performance.now() - started);
       await this.pause();
     }
@@ -450,8 +544,160 @@ class SqliteTraceStore implements TraceStore {
     }
   }
 
+  async addPending(traces: readonly PendingTraceInput[], limits: PendingLimits): Promise<AddPendingResult> {
+    this.open();
+    const ids = validatePending(traces, limits);
+    const now = limits.now ?? Date.now();
+    const p = this.pending;
+    const c = this.pendingCounts;
+    const result = this.run('addPending', () =>
+      this.db
+        .transaction((): AddPendingResult => {
+          const rejectedOwn = new Map<string, number>();
+          const taken: number[] = [];
+          let newTraces = 0;
+          let offered = 0;
+          const fresh = new Set<string>();
+          traces.forEach((t, i) => {
+            const id = ids[i]!;
+            if (t.spans.length === 0) return;
+            if (p.origin.get(id) === 'own') {
+              rejectedOwn.set(id, (rejectedOwn.get(id) ?? 0) + t.spans.length);
+              return;
+            }
+            taken.push(i);
+            offered += t.spans.length;
+            if (!fresh.has(id) && p.pendingExists.get(id) === undefined) {
+              fresh.add(id);
+              newTraces++;
+            }
+          });
+          const totals = p.totals.get() as { traces: number; spans: number };
+          if (totals.spans + offered > limits.maxPendingSpans || totals.traces + newTraces > limits.maxPendingTraces) {
+            return { ok: false, reason: 'full', pendingSpans: totals.spans, pendingTraces: totals.traces };
+          }
+          let accepted = 0;
+          let duplicates = 0;
+          let conflicts = 0;
+          for (const i of taken) {
+            const t = traces[i]!;
+            const id = ids[i]!;
+            p.upsertTrace.run(id, now, now, t.spans.some(isRoot) ? 1 : 0);
+            let inserted = 0;
+            let header: string | null = JSON.stringify(t.header);
+            for (const span of t.spans) {
+              const body = JSON.stringify(span);
+              if (p.insertSpan.run(id, span.spanId, body, header).changes > 0) {
+                inserted++;
+                header = null;
+              } else if (p.spanBody.get(id, span.spanId) === body) duplicates++;
+              else conflicts++;
+            }
+            if (inserted > 0) p.addCount.run(inserted, id);
+            accepted += inserted;
+          }
+          c.pendingSpans = totals.spans + accepted;
+          c.pendingTraces = totals.traces + newTraces;
+          return { ok: true, accepted, duplicates, conflicts, rejectedOwn };
+        })
+        .immediate(),
+    );
+    this.countAdd(result);
+    return result;
+  }
+
+  private countAdd(result: AddPendingResult): void {
+    const c = this.pendingCounts;
+    if (!result.ok) {
+      c.ingestRequestsRejectedFull++;
+      return;
+    }
+    c.ingestSpansAccepted += result.accepted;
+    c.ingestSpansDuplicate += result.duplicates;
+    c.ingestSpanConflicts += result.conflicts;
+    for (const n of result.rejectedOwn.values()) c.ingestSpansRejectedOwn += n;
+  }
+
+  async claimPending(options: ClaimOptions): Promise<ClaimedTrace[]> {
+    this.open();
+    const o = validateClaim(options);
+    const p = this.pending;
+    const token = claimToken();
+    return this.run('claimPending', () =>
+      this.db
+        .transaction((): ClaimedTrace[] => {
+          const rows = p.ready.all({ now: o.now, all: o.all ? 1 : 0, quietSince: o.now - o.settleMs, windowStart: o.now - o.windowMs, limit: o.limit }) as { trace_id: string; stored: number }[];
+          return rows.map((row) => {
+            p.setClaim.run(token, o.now + o.leaseMs, row.trace_id);
+            const spans = (p.spansOf.all(row.trace_id) as { body: string; header: string | null }[]).map((r) => ({
+              span: JSON.parse(r.body) as SpanRecord,
+              header: r.header === null ? null : (JSON.parse(r.header) as PendingHeader),
+            }));
+            return { traceId: row.trace_id, claim: token, stored: row.stored === 1, spans };
+          });
+        })
+        .immediate(),
+    );
+  }
+
+  async completePending(completions: readonly PendingCompletion[]): Promise<CompleteResult> {
+    this.open();
+    const p = this.pending;
+    const s = this.s;
+    const now = Date.now();
+    const result = this.run('completePending', () =>
+      this.db
+        .transaction((): CompleteResult => {
+          const r = emptyCompleteResult();
+          for (const c of completions) {
+            if (p.claimOf.get(c.traceId) !== c.claim) {
+              r.lostClaims++;
+              continue;
+            }
+            const origin = p.origin.get(c.traceId) as TraceOrigin | undefined;
+            const write = (record: TraceRecord, spans: readonly SpanRecord[], seqStart: number) => {
+              const ttl = this.o.retentionFor?.(record) ?? this.o.retentionMs;
+              const row = toTraceRow(record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+              s.upsertTrace.run(row.traceId, row.userId, row.agent, row.status, row.startedAt, row.endedAt, row.durationMs, row.spanCount, row.expiresAt, row.body, 'ingest');
+              forEachSpanRow({ spans: spans as SpanRecord[] }, c.traceId, (sp) =>
+                s.insertSpan.run(sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body), seqStart);
+            };
+            if (origin === 'own') {
+              r.rejectedOwn++;
+              r.rejectedOwnSpans += c.spanIds.length;
+            } else if (origin === 'ingest') {
+              const stored = this.readTrace(c.traceId, toTrace)!;
+              const m = mergeIntoStored(stored, c.record, c.maxSpans);
+              write(m.record, m.added, stored.spans.length);
+              tally(r, m, true);
+            } else if (c.keep) {
+              const m = mergeIntoStored({ ...c.record, spans: [] }, c.record, c.maxSpans);
+              write(m.record, m.added, 0);
+              tally(r, m, false);
+            } else r.sampledOut++;
+            for (const spanId of c.spanIds) p.deleteSpan.run(c.traceId, spanId);
+            const left = p.countSpans.get(c.traceId) as number;
+            if (left === 0) p.deleteTrace.run(c.traceId);
+            else p.release.run(left, c.traceId);
+          }
+          return r;
+        })
+        .immediate(),
+    );
+    if (result.stored + result.merged > 0) this.checkpointer?.wrote();
+    countComplete(this.pendingCounts, result, completions);
+    return result;
+  }
+
+  async pendingSize(): Promise<{ spans: number; traces: number }> {
+    const totals = this.run('pendingSize', () => this.pending.totals.get() as { traces: number; spans: number });
+    this.pendingCounts.pendingSpans = totals.spans;
+    this.pendingCounts.pendingTraces = totals.traces;
+    return { spans: totals.spans, traces: totals.traces };
+  }
+
   counters(): TraceStoreCounters {
-    const counts = { ...this.counts, listStatementsEvicted: this.listStatementsEvicted };
+    const counts = { ...this.counts, ...this.pendingCounts, listStatementsEvicted: this.listStatementsEvicted };
     if (!this.checkpointer) return counts;
     const c = this.checkpointer.counters();
     return { ...counts, walCheckpoints: c.checkpoints, walCheckpointErrors: c.checkpointErrors, walFrames: c.walFrames };

@@ -3,6 +3,17 @@
  * around as this interface; one contract suite (`traceStore.case.ts`) runs against each.
  */
 import type { KeepReason, TraceRecord, TraceStatus } from '../trace/model.js';
+import type {
+  AddPendingResult,
+  ClaimedTrace,
+  ClaimOptions,
+  CompleteResult,
+  PendingCompletion,
+  PendingCounters,
+  PendingLimits,
+  PendingTraceInput,
+  TraceOrigin,
+} from './pending.js';
 
 /** A trace as listed: everything but the spans, plus how many spans it has. */
 export type TraceSummary = Omit<TraceRecord, 'spans'> & { spanCount: number };
@@ -65,6 +76,8 @@ export interface TraceBucket {
 }
 
 export interface PutOptions {
+  /** Who recorded these traces. Default `own` (our runs); ingest never writes over an `own` trace. */
+  origin?: TraceOrigin | undefined;
   /** Checked between sub-batches: an aborted put stops before the next sub-batch (earlier ones stay committed). */
   signal?: AbortSignal | undefined;
 }
@@ -81,8 +94,8 @@ export interface PurgeOptions {
 /** The result of a health ping. */
 export type HealthResult = { ok: true; latencyMs: number } | { ok: false; error: string };
 
-/** Counters a store keeps about itself. */
-export interface TraceStoreCounters {
+/** Counters a store keeps about itself (the pending area's included, see {@link PendingCounters}). */
+export interface TraceStoreCounters extends Partial<PendingCounters> {
   tracesWritten: number;
   batchesWritten: number;
   purged: number;
@@ -132,6 +145,26 @@ export interface TraceStore {
   purgeExpired(options?: PurgeOptions): Promise<number>;
   /** Deletes every trace and span of a user (matched by text form) and resolves to the number of traces deleted. */
   deleteByUser(userId: string | number): Promise<number>;
+  /**
+   * OTLP ingest, step 1: writes the spans of a request into the pending area in one transaction, idempotent by
+   * (trace id, span id) — a repeated span is kept as first written. Spans of a trace our own runs recorded are refused
+   * (counted per trace id in `rejectedOwn`). When the pending area cannot take the whole request nothing is written
+   * and `{ ok: false, reason: 'full' }` is returned. @throws ValidationError for a malformed input; StoreUnavailableError.
+   */
+  addPending(traces: readonly PendingTraceInput[], limits: PendingLimits): Promise<AddPendingResult>;
+  /**
+   * OTLP ingest, step 2: atomically claims pending traces that are ready (root arrived and quiet for `settleMs`, or
+   * older than `windowMs`), for `leaseMs`, and reads their pending spans. Two instances never claim the same trace
+   * while a lease holds. @throws StoreUnavailableError.
+   */
+  claimPending(options: ClaimOptions): Promise<ClaimedTrace[]>;
+  /**
+   * OTLP ingest, step 3: in one transaction per call, writes or merges each claimed trace (never over an `own` trace,
+   * never rewriting a stored span) and deletes the consumed pending spans. @throws StoreUnavailableError.
+   */
+  completePending(completions: readonly PendingCompletion[]): Promise<CompleteResult>;
+  /** Spans and traces waiting in the pending area now (one query; refreshes the counters). */
+  pendingSize(): Promise<{ spans: number; traces: number }>;
   /** A round trip to the database; never rejects. */
   ping(): Promise<HealthResult>;
   counters(): TraceStoreCounters;

@@ -32,3 +32,7 @@ export type {
   TraceStoreCounters,
   StoreLogger,
 } from './TraceStore.js';
+export { createWriteHealth, trackWrites, WriteHealth, DEFAULT_WRITE_FAILURE_THRESHOLD } from './WriteHealth.js';
+export type { WriteHealthOptions, WriteHealthSnapshot, WriteHealthChange } from './WriteHealth.js';
+export { inspectSqliteFiles, DEFAULT_MIN_FREE_BYTES } from './sqliteFiles.js';
+export type { SqliteFilesReport, SqliteFileInfo } from './sqliteFiles.js';

@@ -54,14 +54,14 @@ export function toTraceRow(trace: TraceRecord, traceId: string, expiresAt: numbe
   };
 }
 
-/** Calls `each` with the row of every span of a trace. */
-export function forEachSpanRow(trace: TraceRecord, traceId: string, each: (row: SpanRow) => void): void {
+/** Calls `each` with the row of every span of a trace; `seqStart` numbers spans appended after stored ones. */
+export function forEachSpanRow(trace: Pick<TraceRecord, 'spans'>, traceId: string, each: (row: SpanRow) => void, seqStart = 0): void {
   const spans = trace.spans;
   for (let seq = 0; seq < spans.length; seq++) {
     const span = spans[seq]!;
     each({
       traceId,
-      seq,
+      seq: seqStart + seq,
       spanId: span.spanId,
       parentId: span.parentId ?? null,
       kind: span.kind,

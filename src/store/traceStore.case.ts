@@ -8,8 +8,10 @@ import { isValidationError, ValidationError } from '../common/errors.js';
 import type { TraceRecord } from '../trace/model.js';
 import { StoreClosedError } from './errors.js';
 import { decodeCursor, encodeCursor } from './query.js';
-import { makeTrace, randomTraceId } from './testing/fixtures.js';
+import { makeTrace, randomSpanId, randomTraceId } from './testing/fixtures.js';
 import { createTraceStoreExporter } from './TraceStoreExporter.js';
+import { assemblePending, type ClaimedTrace, type PendingHeader, type PendingTraceInput } from './pending.js';
+import type { SpanRecord } from '../trace/model.js';
 import type { TraceStore } from './TraceStore.js';
 
 export interface TraceStoreContractOptions {
@@ -409,6 +411,188 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
       const c = { startedAt: T0 + 0.25, traceId: randomTraceId() };
       expect(decodeCursor(encodeCursor(c))).toEqual(c);
       expect(() => decodeCursor(encodeCursor(c).slice(0, -3))).toThrow(ValidationError);
+    });
+  });
+
+  describe('OTLP ingest: the pending area', () => {
+    const limits = { maxPendingSpans: 1000, maxPendingTraces: 100 };
+    const claimOpts = { settleMs: 1000, windowMs: 60_000, limit: 100, leaseMs: 30_000 };
+    const header = (h: Partial<PendingHeader> = {}): PendingHeader => ({ userId: null, agent: null, finalOutput: null, metadata: { source: 'otlp' }, ...h });
+    const span = (id: string, parentId: string | null, extra: Partial<SpanRecord> = {}): SpanRecord =>
+      ({ spanId: id, parentId, kind: 'custom', name: `s-${id.slice(0, 4)}`, startedAt: T0 + 1, endedAt: T0 + 5, durationMs: 4, status: 'ok', attributes: {}, ...extra });
+    const piece = (traceId: string, spans: SpanRecord[], h?: Partial<PendingHeader>): PendingTraceInput => ({ traceId, header: header(h), spans });
+    const finish = (store: TraceStore, claimed: ClaimedTrace[], keep = true, maxSpans = 1000) =>
+      store.completePending(claimed.map((c) => ({ traceId: c.traceId, claim: c.claim, spanIds: c.spans.map((p) => p.span.spanId), record: assemblePending(c.traceId, c.spans), keep, maxSpans })));
+
+    it('assembles a trace from spans sent over several requests, children first, root last', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      const root = randomSpanId();
+      const mid = randomSpanId();
+      const leaves = [randomSpanId(), randomSpanId()];
+      expect(await store.addPending([piece(traceId, [span(leaves[0]!, mid), span(leaves[1]!, mid, { status: 'error' })])], { ...limits, now: T0 })).toMatchObject({ ok: true, accepted: 2 });
+      await store.addPending([piece(traceId, [span(mid, root)])], { ...limits, now: T0 + 10 });
+      // No root yet: nothing is ready before the window ends.
+      expect(await store.claimPending({ ...claimOpts, now: T0 + 5000 })).toEqual([]);
+      await store.addPending([piece(traceId, [span(root, null, { kind: 'agent' })], { userId: 'u1', agent: 'bot', finalOutput: 'done' })], { ...limits, now: T0 + 6000 });
+      expect(await store.pendingSize()).toEqual({ spans: 4, traces: 1 });
+      // Root arrived, not quiet yet.
+      expect(await store.claimPending({ ...claimOpts, now: T0 + 6500 })).toEqual([]);
+      const claimed = await store.claimPending({ ...claimOpts, now: T0 + 7000 });
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]!.spans.map((p) => p.span.spanId)).toEqual([...leaves, mid, root]);
+      const done = await finish(store, claimed);
+      expect(done).toMatchObject({ stored: 1, merged: 0, spansAdded: 4, lostClaims: 0 });
+      const got = await store.get(traceId);
+      expect(got?.spans.map((s) => s.spanId).sort()).toEqual([...leaves, mid, root].sort());
+      expect(got).toMatchObject({ userId: 'u1', agent: 'bot', finalOutput: 'done', status: 'error' });
+      expect(got?.metadata.partial).toBeUndefined();
+      expect(await store.pendingSize()).toEqual({ spans: 0, traces: 0 });
+      expect(store.counters()).toMatchObject({ ingestSpansAccepted: 4, tracesFinalized: 1, pendingSpans: 0 });
+    });
+
+    it('is idempotent on a repeated span and keeps the first of two different spans under one id', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      const id = randomSpanId();
+      await store.addPending([piece(traceId, [span(id, null, { name: 'first' })])], limits);
+      const again = await store.addPending([piece(traceId, [span(id, null, { name: 'first' })]), piece(randomTraceId(), [])], limits);
+      expect(again).toMatchObject({ ok: true, accepted: 0, duplicates: 1, conflicts: 0 });
+      const other = await store.addPending([piece(traceId, [span(id, null, { name: 'rewritten' })])], limits);
+      expect(other).toMatchObject({ ok: true, accepted: 0, duplicates: 0, conflicts: 1 });
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }));
+      expect((await store.get(traceId))?.spans.map((s) => s.name)).toEqual(['first']);
+      expect(store.counters()).toMatchObject({ ingestSpansDuplicate: 1, ingestSpanConflicts: 1 });
+    });
+
+    it('never touches a trace our own runs recorded, at ingest and at finalization', async () => {
+      const store = await open();
+      const own = makeTrace({ userId: 'owner' });
+      await store.put([own]);
+      const r = await store.addPending([piece(own.traceId, [span(randomSpanId(), null), span(randomSpanId(), null)], { userId: 'attacker' })], limits);
+      expect(r.ok && [...r.rejectedOwn]).toEqual([[own.traceId, 2]]);
+      expect(await store.pendingSize()).toEqual({ spans: 0, traces: 0 });
+      // Our run records the trace after its spans were accepted: finalization refuses them.
+      const late = makeTrace();
+      await store.addPending([piece(late.traceId, [span(randomSpanId(), null)], { userId: 'attacker' })], limits);
+      const claimed = await store.claimPending({ ...claimOpts, all: true });
+      await store.put([late]);
+      expect(await finish(store, claimed)).toMatchObject({ rejectedOwn: 1, rejectedOwnSpans: 1, stored: 0 });
+      expect(await store.get(own.traceId)).toEqual(own);
+      expect(await store.get(late.traceId)).toEqual(late);
+      expect(await store.pendingSize()).toEqual({ spans: 0, traces: 0 });
+      expect(store.counters().ingestSpansRejectedOwn).toBe(3);
+    });
+
+    it('refuses a request whole when the pending area cannot take it, writing nothing', async () => {
+      const store = await open();
+      const small = { maxPendingSpans: 3, maxPendingTraces: 2 };
+      expect(await store.addPending([piece(randomTraceId(), [span(randomSpanId(), null), span(randomSpanId(), null)])], small)).toMatchObject({ ok: true, accepted: 2 });
+      const full = await store.addPending([piece(randomTraceId(), [span(randomSpanId(), null), span(randomSpanId(), null)])], small);
+      expect(full).toEqual({ ok: false, reason: 'full', pendingSpans: 2, pendingTraces: 1 });
+      const tooManyTraces = await store.addPending([piece(randomTraceId(), [span(randomSpanId(), null)]), piece(randomTraceId(), [span(randomSpanId(), null)])], { maxPendingSpans: 100, maxPendingTraces: 2 });
+      expect(tooManyTraces.ok).toBe(false);
+      expect(await store.pendingSize()).toEqual({ spans: 2, traces: 1 });
+      expect(store.counters().ingestRequestsRejectedFull).toBe(2);
+      await expectValidation(store.addPending([piece('nope', [])], limits), 'traces[0].traceId');
+      await expectValidation(store.addPending([], { maxPendingSpans: 0, maxPendingTraces: 1 }), 'limits.maxPendingSpans');
+      await expectValidation(store.claimPending({ ...claimOpts, limit: 0 }), 'limit');
+    });
+
+    it('finishes a trace whose root never arrives at the end of the window, flagged partial; late spans merge in', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      const root = randomSpanId();
+      const child = randomSpanId();
+      await store.addPending([piece(traceId, [span(child, root)], { userId: 'u1' })], { ...limits, now: T0 });
+      expect(await store.claimPending({ ...claimOpts, now: T0 + 59_999 })).toEqual([]);
+      const claimed = await store.claimPending({ ...claimOpts, now: T0 + 60_000 });
+      expect(claimed).toHaveLength(1);
+      await finish(store, claimed);
+      expect((await store.get(traceId))?.metadata.partial).toBe(true);
+      expect(store.counters().tracesFinalizedPartial).toBe(1);
+      // The root comes late, with a repeat of the child, a rewritten child and another user: merged, first writer wins.
+      const sneaky = randomSpanId();
+      await store.addPending([piece(traceId, [span(root, null, { status: 'error' }), span(child, root)], { userId: 'u2' })], { ...limits, now: T0 + 70_000 });
+      await store.addPending([piece(traceId, [span(sneaky, root)])], { ...limits, now: T0 + 70_000 });
+      const before = await store.get(traceId);
+      // A stored trace needs no root to be ready: the settle time is enough.
+      const again = await store.claimPending({ ...claimOpts, now: T0 + 71_000 });
+      expect(again.map((c) => c.stored)).toEqual([true]);
+      const r = await finish(store, again);
+      expect(r).toMatchObject({ merged: 1, stored: 0, spansAdded: 2, duplicates: 1, conflicts: 1 });
+      const got = await store.get(traceId);
+      expect(got?.spans.slice(0, 1)).toEqual(before?.spans);
+      expect(got?.spans.map((s) => s.spanId)).toEqual([child, root, sneaky]);
+      expect(got).toMatchObject({ userId: 'u1', status: 'error', keepReason: 'error' });
+      expect(got?.metadata.partial).toBeUndefined();
+      expect((await store.list()).traces[0]?.spanCount).toBe(3);
+    });
+
+    it('caps a merged trace at maxSpans, counting the rest as dropped', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      const root = randomSpanId();
+      await store.addPending([piece(traceId, [span(root, null), span(randomSpanId(), root)])], limits);
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }), true, 3);
+      await store.addPending([piece(traceId, [span(randomSpanId(), root), span(randomSpanId(), root)])], limits);
+      expect(await finish(store, await store.claimPending({ ...claimOpts, all: true }), true, 3)).toMatchObject({ spansAdded: 1, droppedSpans: 1 });
+      expect(await store.get(traceId)).toMatchObject({ droppedSpans: 1, truncated: true });
+    });
+
+    it('claims a trace once while its lease holds, again after it lapses, and ignores a lapsed claim', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      await store.addPending([piece(traceId, [span(randomSpanId(), null)])], { ...limits, now: T0 });
+      const [a, b] = await Promise.all([
+        store.claimPending({ ...claimOpts, now: T0 + 2000 }),
+        store.claimPending({ ...claimOpts, now: T0 + 2000 }),
+      ]);
+      expect(a.length + b.length).toBe(1);
+      expect(await store.claimPending({ ...claimOpts, now: T0 + 2000 + 29_000 })).toEqual([]);
+      const taken = await store.claimPending({ ...claimOpts, now: T0 + 2000 + 31_000 });
+      expect(taken).toHaveLength(1);
+      expect(await finish(store, [...a, ...b])).toMatchObject({ lostClaims: 1, stored: 0 });
+      expect(await finish(store, taken)).toMatchObject({ stored: 1 });
+      expect(store.counters().lostClaims).toBe(1);
+    });
+
+    it('keeps spans that arrive after the claim pending, and deletes a sampled-out trace\'s spans', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      const root = randomSpanId();
+      await store.addPending([piece(traceId, [span(root, null)])], limits);
+      const claimed = await store.claimPending({ ...claimOpts, all: true });
+      await store.addPending([piece(traceId, [span(randomSpanId(), root)])], limits);
+      expect(await finish(store, claimed, false)).toMatchObject({ sampledOut: 1, stored: 0 });
+      expect(await store.get(traceId)).toBeNull();
+      expect(await store.pendingSize()).toEqual({ spans: 1, traces: 1 });
+      const next = await store.claimPending({ ...claimOpts, all: true });
+      expect(next[0]?.spans).toHaveLength(1);
+    });
+
+    it('erases a user\'s spans still pending along with their stored traces', async () => {
+      const store = await open();
+      const mine = randomTraceId();
+      const other = randomTraceId();
+      await store.addPending([piece(mine, [span(randomSpanId(), null)], { userId: 42 }), piece(other, [span(randomSpanId(), null)], { userId: 'someone' })], limits);
+      await store.addPending([piece(mine, [span(randomSpanId(), null)])], limits);
+      expect(await store.deleteByUser('42')).toBe(0);
+      expect(await store.pendingSize()).toEqual({ spans: 1, traces: 1 });
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }));
+      expect(await store.get(mine)).toBeNull();
+      expect(await store.get(other)).not.toBeNull();
+    });
+
+    it('stores an ingested trace put with origin ingest as mergeable', async () => {
+      const store = await open();
+      const t = makeTrace();
+      await store.put([t], { origin: 'ingest' });
+      const extra = randomSpanId();
+      await store.addPending([piece(t.traceId, [span(extra, t.spans[0]!.spanId)])], limits);
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }));
+      expect((await store.get(t.traceId))?.spans).toHaveLength(t.spans.length + 1);
+      await expectValidation(store.put([t], { origin: 'x' as 'own' }), 'origin');
     });
   });
 }

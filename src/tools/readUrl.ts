@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import { z } from 'zod';
 import { AgentexError, toError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { htmlTitle, htmlToText } from './html.js';
+import { readHtml } from './html.js';
 import { METADATA_HOSTNAMES, addressPolicy, normalizeHost } from './ssrf.js';
 import type { AddressPolicy } from './ssrf.js';
 import { defineTool, toolError, toolOk } from './types.js';
@@ -327,15 +327,16 @@ async function fetchReadable(rawUrl: string, cfg: Resolved, callerSignal: AbortS
       const buffer = await readBody(hop, cfg);
       const raw = decode(buffer, contentType);
       const isHtml = mime === 'text/html' || mime === 'application/xhtml+xml';
-      const full = isHtml ? htmlToText(raw) : raw.trim();
-      const title = isHtml ? htmlTitle(raw) : undefined;
+      const doc = isHtml ? readHtml(raw) : { text: raw.trim(), title: undefined, truncated: false };
+      const full = doc.text;
+      const title = doc.title;
       return {
         url: url.toString(),
         status: hop.status,
         contentType: mime,
         ...(title !== undefined ? { title } : {}),
         text: full.length > cfg.maxChars ? full.slice(0, cfg.maxChars) : full,
-        truncated: full.length > cfg.maxChars,
+        truncated: full.length > cfg.maxChars || doc.truncated,
         bytes: buffer.length,
         redirects,
       };

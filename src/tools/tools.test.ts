@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidOptionsError } from '../common/errors.js';
 import { datetimeTool } from './datetime.js';
-import { decodeEntities, htmlTitle, htmlToText } from './html.js';
+import { htmlTitle, htmlToText, MAX_HTML_CHARS, readHtml } from './html.js';
 import { addressPolicy, blockedReason, parseCidr, parseIp } from './ssrf.js';
 import { defineTool, parseToolInput, toToolSpec, toolError, toolOk } from './types.js';
 import type { AnyTool } from './types.js';
@@ -164,6 +164,50 @@ describe('html to text', () => {
     expect(text).not.toMatch(/alert|color:red|hidden|menu|Title|noscript/);
     expect(htmlTitle(html)).toBe('The & Title');
     expect(htmlTitle('<p>x</p>')).toBeUndefined();
-    expect(decodeEntities('&#0;&#xD800;&QUOT;')).toBe('"');
+    // Numeric references to NUL or a surrogate become U+FFFD, as the HTML standard says.
+    expect(htmlToText('<p>&#0;&#xD800;&QUOT;&amp;amp;</p>')).toBe('\uFFFD\uFFFD"&amp;');
+  });
+
+  it('keeps structure through unclosed, self-closed and mis-nested elements', () => {
+    expect(htmlToText('<html><head><title>T</title><body><p>kept</p>')).toBe('kept');
+    expect(htmlTitle('<html><head><title>T</title><body><p>kept</p>')).toBe('T');
+    expect(htmlToText('<p>a<svg/>b<iframe/>c</p><nav><nav>x</nav>y</nav>z')).toBe('abc\n\nz');
+    expect(htmlToText('<div>one<div>two</span></b>three')).toBe('one\n\ntwothree');
+    expect(htmlToText('<script>never closed <p>x</p>')).toBe('');
+    expect(htmlToText('a<!-- unclosed comment <p>x</p>')).toBe('a');
+    expect(htmlToText('<ul><li>one<li>two</ul><table><tr><td>a<td>b</td></tr></table>')).toBe('- one\n- two\n\nab');
+    expect(htmlTitle('<title> a \n &amp; b </title><title>second</title>')).toBe('a & b');
+  });
+
+  // Pathological pages of 2 MB, the read_url default cap: each must be read in linear time. The bound is generous
+  // for a loaded 2-core machine; the regex version took 29 s on 256 Ki '<' alone (see docs/benchmarks.md).
+  const MB2 = 2 * 1024 * 1024;
+  const pathological: Record<string, string> = {
+    'less-than spam': '<'.repeat(MB2),
+    'less-than with letters': '<a<b<c'.repeat(MB2 / 6),
+    'unclosed comment': `<p>x</p><!--${'-'.repeat(MB2)}`,
+    'unclosed tag': `<div ${'a="b" '.repeat(MB2 / 6)}`,
+    'deep nesting': '<div>'.repeat(MB2 / 5),
+    'deep nesting, then stray closes': '<div><span>'.repeat(MB2 / 22) + '</b>'.repeat(MB2 / 8),
+    'huge attribute': `<a href="${'x'.repeat(MB2)}">t</a>`,
+    'unclosed script': `<script>${'<script>'.repeat(MB2 / 8)}`,
+    'entities': '&amp;&#x1F600;&unknown;'.repeat(MB2 / 24),
+    'deep lists': '<ul><li>'.repeat(MB2 / 8),
+  };
+  for (const [name, page] of Object.entries(pathological)) {
+    it(`reads a 2 MB page of ${name} in linear time`, () => {
+      const html = page.slice(0, MB2);
+      const started = performance.now();
+      const doc = readHtml(html);
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(doc.truncated).toBe(false);
+    });
+  }
+
+  it('reads at most MAX_HTML_CHARS and says it truncated', () => {
+    const doc = readHtml(`<p>${'a'.repeat(MAX_HTML_CHARS)}</p><p>tail</p>`);
+    expect(doc.truncated).toBe(true);
+    expect(doc.text).not.toContain('tail');
+    expect(doc.text.length).toBe(MAX_HTML_CHARS - 3);
   });
 });

@@ -6,7 +6,7 @@
 import type { AttributeValue, SpanError, SpanKind, SpanStatus, TokenUsage } from './model.js';
 import { newSpanId } from './ids.js';
 import { safeText, safeValue, type SafeJson } from './safeValue.js';
-import { truncateText } from './bounds.js';
+import { cutKey, MAX_KEY_CAPTURE_CHARS, truncateText } from './bounds.js';
 import type { RecordingTrace } from './Trace.js';
 
 /** A span as callers see it: every setter returns the span, and all of them are safe on a no-op span. */
@@ -203,6 +203,7 @@ export class RecordingSpan implements Span {
   setAttribute(key: string, value: AttributeValue | null | undefined): this {
     if (this.endedAt !== null || value === undefined || value === null) return this;
     if (typeof key !== 'string') key = safeText(key, 200);
+    else if (key.length > MAX_KEY_CAPTURE_CHARS) key = cutKey(key, MAX_KEY_CAPTURE_CHARS);
     const v = typeof value === 'string' && value.length > 256 ? cutCapture(value, this.trace.bounds.maxAttributeChars) : value;
     const attrs = this.attrs;
     if (attrs === null) {

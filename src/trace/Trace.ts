@@ -4,8 +4,9 @@
  */
 import type { KeepReason, SpanKind, TraceStatus } from './model.js';
 import { TRACE_STATUSES } from './model.js';
-import type { TraceBounds } from './bounds.js';
-import { newTraceId } from './ids.js';
+import { cutKey, MAX_KEY_CAPTURE_CHARS, type TraceBounds } from './bounds.js';
+import { newSpanId, newTraceId, rootSpanIdOf } from './ids.js';
+import { formatTraceparent } from './traceparent.js';
 import { NOOP_SPAN, RecordingSpan, captureChars, captureError, nowMs, type Span } from './Span.js';
 import { safeText, safeValue, type SafeJson } from './safeValue.js';
 import type { SpanError } from './model.js';
@@ -15,6 +16,16 @@ export interface Trace {
   /** 32 hex chars; an empty string on the no-op trace. */
   readonly traceId: string;
   readonly isRecording: boolean;
+  /**
+   * The span id of the run itself (the root span every exporter shows, parent of the top-level spans); an empty
+   * string on the no-op trace.
+   */
+  readonly rootSpanId: string;
+  /**
+   * This run's W3C `traceparent` (`00-{traceId}-{rootSpanId}-{flags}`), e.g. for a response header; flags are `01`
+   * once the ended trace was kept by sampling, else `00`. An empty string on the no-op trace.
+   */
+  traceparent(): string;
   /** Starts a child span of the trace's root (use `withSpan` to make it current). */
   startSpan(kind: SpanKind, name: string): Span;
   setUserId(userId: string | number): this;
@@ -51,6 +62,12 @@ export interface TraceOptions {
   metadata?: Record<string, unknown>;
   /** Continue an existing trace id (32 lowercase hex, e.g. from a `traceparent` header); a new one otherwise. */
   traceId?: string;
+  /**
+   * With `traceId`: the caller's span (16 lowercase hex) that is the parent of this run's root span, as in a
+   * `traceparent` header (see `parseTraceparent`). The run's root span then gets a fresh random id. Ignored without
+   * a valid `traceId`, or when not a valid span id.
+   */
+  parentSpanId?: string;
 }
 
 /** True when `err` is a timeout (resilience `TimeoutError`, code `TIMEOUT`, or an abort caused by one). */
@@ -65,6 +82,9 @@ const STATUSES: ReadonlySet<string> = new Set(TRACE_STATUSES);
 export class RecordingTrace implements Trace {
   readonly isRecording = true;
   readonly traceId: string;
+  readonly rootSpanId: string;
+  /** The caller's span this run joined (from `traceparent`), or null for a trace of our own. */
+  readonly parentSpanId: string | null;
   readonly bounds: TraceBounds;
   readonly startedAt: number;
   endedAt: number | null = null;
@@ -86,10 +106,17 @@ export class RecordingTrace implements Trace {
   constructor(
     private readonly sink: TraceSink,
     traceId: string | undefined,
+    parentSpanId: string | null = null,
   ) {
     this.bounds = sink.bounds;
     this.traceId = traceId ?? newTraceId();
+    this.parentSpanId = traceId === undefined ? null : parentSpanId;
+    this.rootSpanId = this.parentSpanId === null ? rootSpanIdOf(this.traceId) : newSpanId();
     this.startedAt = nowMs();
+  }
+
+  traceparent(): string {
+    return formatTraceparent(this.traceId, this.rootSpanId, this.keepReason !== null);
   }
 
   /** The trace itself, so a trace and a span can both sit in the async context. */
@@ -126,7 +153,7 @@ export class RecordingTrace implements Trace {
     const b = this.bounds;
     const meta = (this.metadata ??= {});
     if (!(key in meta) && Object.keys(meta).length >= b.maxItems) return this;
-    meta[safeText(key, 200)] = safeValue(value, { maxStringChars: captureChars(b.maxAttributeChars), maxDepth: b.maxDepth, maxItems: b.maxItems });
+    meta[cutKey(typeof key === 'string' ? key : safeText(key, 200), MAX_KEY_CAPTURE_CHARS)] = safeValue(value, { maxStringChars: captureChars(b.maxAttributeChars), maxDepth: b.maxDepth, maxItems: b.maxItems });
     return this;
   }
 
@@ -168,7 +195,11 @@ export class RecordingTrace implements Trace {
 
 class NoopTrace implements Trace {
   readonly traceId = '';
+  readonly rootSpanId = '';
   readonly isRecording = false;
+  traceparent(): string {
+    return '';
+  }
   startSpan(): Span {
     return NOOP_SPAN;
   }

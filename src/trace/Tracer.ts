@@ -17,7 +17,7 @@ import { NOOP_TRACE, RecordingTrace, type Trace, type TraceOptions, type TraceSi
 import { currentSpan, currentTrace, runInTrace, startSpan, withSpan } from './context.js';
 import type { Span } from './Span.js';
 import type { SafeJson } from './safeValue.js';
-import { isTraceId } from './ids.js';
+import { isSpanId, isTraceId } from './ids.js';
 
 /** Options of {@link createTracer}. Every one is optional; defaults are listed per field. */
 export interface TracerOptions {
@@ -70,7 +70,7 @@ export interface TracerStats {
   processor: ProcessorStats;
 }
 
-const TRACE_OPTION_KEYS = ['agent', 'skill', 'userId', 'metadata', 'traceId'];
+const TRACE_OPTION_KEYS = ['agent', 'skill', 'userId', 'metadata', 'traceId', 'parentSpanId'];
 
 /** Creates traces and spans and exports the kept ones. Build with {@link createTracer}. */
 export class Tracer implements TraceSink {
@@ -123,7 +123,8 @@ export class Tracer implements TraceSink {
     }
     const o = typeof options === 'string' ? { agent: options } : options;
     assertKnownKeys('trace', o, TRACE_OPTION_KEYS);
-    const trace = new RecordingTrace(this, o.traceId !== undefined && isTraceId(o.traceId) ? o.traceId : undefined);
+    const traceId = o.traceId !== undefined && isTraceId(o.traceId) ? o.traceId : undefined;
+    const trace = new RecordingTrace(this, traceId, o.parentSpanId !== undefined && isSpanId(o.parentSpanId) ? o.parentSpanId : null);
     this.counters.started++;
     const agent = o.agent ?? o.skill;
     if (agent !== undefined) trace.setAgent(agent);
@@ -231,6 +232,49 @@ export class Tracer implements TraceSink {
       }
     }
     return result;
+  }
+
+  /**
+   * Redacts and bounds one request's piece of an ingested trace, before it is written anywhere (the pending area of
+   * OTLP ingest holds only what this returns). Not counted as an ended trace and not sampled: that happens once the
+   * trace is assembled ({@link Tracer.settleIngested}). Returns null for a malformed record, counted in `ingestDropped`,
+   * and after `shutdown()` or when disabled. Never throws.
+   */
+  prepareIngested(record: TraceRecord): TraceRecord | null {
+    try {
+      const source = this.enabled && !this.closed ? toTraceSource(record, this.bounds) : null;
+      if (source !== null) return buildTraceRecord(source, 'ingest', { bounds: this.bounds, redactor: this.redactor, service: null });
+    } catch {
+      this.counters.internalErrors++;
+    }
+    this.counters.ingestDropped++;
+    return null;
+  }
+
+  /**
+   * Ends an assembled ingested trace: counted (`stats().ingested`, `onTraceEnd`), tail-sampled on the whole trace
+   * (an error in any span keeps it), and bounded again (span cap and byte cap over the union of its pieces).
+   * With `decided` (the trace is stored already: sampling was decided when it was first finalized) it is bounded
+   * and returned as kept without counting it again. Returns the record and the verdict; the record is returned even
+   * when sampled out (the store then deletes its pending spans). Null for a malformed record. Never throws.
+   */
+  settleIngested(record: TraceRecord, decided = false): { record: TraceRecord; keep: boolean } | null {
+    try {
+      // Not refused after shutdown: the spans were acknowledged already and are finalized on the way out.
+      const source = this.enabled ? toTraceSource(record, this.bounds) : null;
+      if (source === null) {
+        this.counters.ingestDropped++;
+        return null;
+      }
+      const ctx = { bounds: this.bounds, redactor: this.redactor, service: null };
+      if (decided) return { record: buildTraceRecord(source, record.keepReason ?? 'ingest', ctx), keep: true };
+      this.counters.ingested++;
+      const reason = this.settle(source, false);
+      return { record: buildTraceRecord(source, reason ?? 'rate', ctx), keep: reason !== null };
+    } catch {
+      this.counters.internalErrors++;
+      return null;
+    }
   }
 
   /** Counts an ended trace, decides its sampling and tells the listeners; returns the keep reason or null. */

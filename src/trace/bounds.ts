@@ -29,8 +29,15 @@ export const DEFAULT_MAX_DEPTH = 8;
 export const DEFAULT_MAX_ITEMS = 100;
 /** Nodes rendered per input/output value in total, whatever its shape (bounds the work, not only the size). */
 export const MAX_NODES_PER_VALUE = 2000;
-/** Span and trace names are cut to this many characters. */
+/** Span and trace names, and attribute, metadata and object keys, are cut to this many characters. */
 export const MAX_NAME_CHARS = 200;
+/**
+ * Keys are captured up to this many characters — looser than {@link MAX_NAME_CHARS}, as values are — so that the
+ * redaction check sees the whole key (`<long prefix>.password`) before it is cut to its final length.
+ */
+export const MAX_KEY_CAPTURE_CHARS = 1024;
+/** A cut key keeps this many of its last characters, so a suffix such as `.password` still decides its redaction. */
+export const KEY_TAIL_CHARS = 48;
 
 /** The configurable bounds; see the `DEFAULT_*` constants for each default. */
 export interface TraceBounds {
@@ -132,4 +139,20 @@ export function truncateText(text: string, max: number): string {
   const last = base.charCodeAt(end - 1);
   if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--;
   return base.slice(0, end) + truncationMarker(base.length - end + prior);
+}
+
+/**
+ * Cuts a key longer than `max` (≥ 120) to its head, a marker and its last {@link KEY_TAIL_CHARS} characters:
+ * `aaaa…[truncated 812 chars]…db.password`. The tail is what suffix-based key redaction reads, so cutting never
+ * turns a sensitive key into an ordinary one. Never splits a surrogate pair.
+ */
+export function cutKey(key: string, max: number): string {
+  if (key.length <= max) return key;
+  let tailStart = key.length - KEY_TAIL_CHARS;
+  const first = key.charCodeAt(tailStart);
+  if (first >= 0xdc00 && first <= 0xdfff) tailStart++;
+  let headEnd = Math.max(0, max - KEY_TAIL_CHARS - `…[truncated ${key.length} chars]…`.length);
+  const last = key.charCodeAt(headEnd - 1);
+  if (headEnd > 0 && last >= 0xd800 && last <= 0xdbff) headEnd--;
+  return `${key.slice(0, headEnd)}…[truncated ${tailStart - headEnd} chars]…${key.slice(tailStart)}`;
 }

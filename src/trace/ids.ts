@@ -63,3 +63,13 @@ export function isTraceId(value: unknown): value is string {
 export function isSpanId(value: unknown): value is string {
   return typeof value === 'string' && SPAN_ID.test(value) && !ALL_ZERO.test(value);
 }
+
+/**
+ * The span id of a trace's synthesized root span (the run itself) when the run started its own trace: stable for a
+ * trace id (its random right half), so it can be derived again from a stored trace. A run that joined a caller's
+ * trace gets a fresh random root span id instead (the caller's own ids may be derived the same way).
+ */
+export function rootSpanIdOf(traceId: string): string {
+  const id = traceId.slice(16);
+  return ALL_ZERO.test(id) ? '0000000000000001' : id;
+}

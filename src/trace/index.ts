@@ -6,7 +6,9 @@ export { NOOP_SPAN } from './Span.js';
 export type { Span } from './Span.js';
 export { NOOP_TRACE } from './Trace.js';
 export type { Trace, TraceOptions } from './Trace.js';
-export { newTraceId, newSpanId, isTraceId, isSpanId } from './ids.js';
+export { newTraceId, newSpanId, isTraceId, isSpanId, rootSpanIdOf } from './ids.js';
+export { parseTraceparent, formatTraceparent, MAX_TRACEPARENT_CHARS } from './traceparent.js';
+export type { TraceParent } from './traceparent.js';
 export {
   DEFAULT_BOUNDS,
   DEFAULT_MAX_SPANS,
@@ -35,8 +37,8 @@ export { jsonlExporter } from './exporters/jsonl.js';
 export type { JsonlExporterOptions } from './exporters/jsonl.js';
 export { otlpExporter, toOtlpJson } from './exporters/otlp.js';
 export type { OtlpExporterOptions, OtlpMappingOptions, OtlpTraceRequest, OtlpSpan, OtlpKeyValue, OtlpAnyValue } from './exporters/otlp.js';
-export { TRACE_STATUSES, SPAN_KINDS } from './model.js';
+export { TRACE_STATUSES, SPAN_KINDS, TRACE_CONTEXT_KEY } from './model.js';
 export type {
   TraceStatus, SpanKind, SpanStatus, KeepReason, SpanError, TokenUsage, AttributeValue, LlmSpanRecord, ToolSpanRecord,
-  OtherSpanRecord, SpanRecord, TraceRecord, TraceExporter,
+  OtherSpanRecord, SpanRecord, TraceRecord, TraceExporter, TraceContextMetadata,
 } from './model.js';

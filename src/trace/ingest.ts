@@ -9,7 +9,7 @@
 import type { SpanError, SpanKind, SpanStatus, TokenUsage, TraceRecord, TraceStatus } from './model.js';
 import { SPAN_KINDS, TRACE_STATUSES } from './model.js';
 import { isSpanId, isTraceId } from './ids.js';
-import { MAX_NAME_CHARS, truncateText, type TraceBounds } from './bounds.js';
+import { cutKey, MAX_KEY_CAPTURE_CHARS, MAX_NAME_CHARS, truncateText, type TraceBounds } from './bounds.js';
 import { captureChars, captureError } from './Span.js';
 import { safeText, safeValue, type SafeJson } from './safeValue.js';
 import type { SpanSource, TraceSource } from './record.js';
@@ -64,7 +64,7 @@ export function toTraceSource(record: unknown, bounds: TraceBounds): TraceSource
   if (isObject(r.metadata)) {
     metadata = {};
     for (const key of Object.keys(r.metadata).slice(0, bounds.maxItems)) {
-      metadata[safeText(key, MAX_NAME_CHARS)] = capture(r.metadata[key], bounds.maxAttributeChars, bounds);
+      metadata[cutKey(key, MAX_KEY_CAPTURE_CHARS)] = capture(r.metadata[key], bounds.maxAttributeChars, bounds);
     }
   }
   return {
@@ -145,7 +145,7 @@ function captureAttributes(attributes: Loose | null | undefined, bounds: TraceBo
       dropped++;
       continue;
     }
-    attrs.push(key, captureAttribute(v, bounds));
+    attrs.push(cutKey(key, MAX_KEY_CAPTURE_CHARS), captureAttribute(v, bounds));
   }
   return { attrs: attrs.length > 0 ? attrs : null, dropped };
 }

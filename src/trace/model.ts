@@ -73,6 +73,19 @@ export interface OtherSpanRecord extends SpanBase {
 /** One span of a trace, tagged by `kind`. */
 export type SpanRecord = LlmSpanRecord | ToolSpanRecord | OtherSpanRecord;
 
+/**
+ * Metadata key of a run that joined a caller's trace (W3C `traceparent`): `{ rootSpanId, parentSpanId }`, the run's
+ * own root span id and the caller's span that is its parent. Absent for a trace of our own, whose root span id is
+ * derived from the trace id. Written by the tracer after redaction (ids are not secrets); read by the OTLP mapping.
+ */
+export const TRACE_CONTEXT_KEY = 'traceContext';
+
+/** The value under {@link TRACE_CONTEXT_KEY} in a trace's metadata. */
+export interface TraceContextMetadata {
+  rootSpanId: string;
+  parentSpanId: string;
+}
+
 /** A finished (or, for `running`, in-flight) agent run with its span tree as a flat list (parentId links). */
 export interface TraceRecord {
   /** 32 lowercase hex chars (W3C trace id). */

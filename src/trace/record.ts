@@ -4,7 +4,8 @@
  * implementation for both our own live traces (a `RecordingTrace` is a {@link TraceSource}) and traces ingested
  * from other agents (`ingest.ts` turns a foreign {@link TraceRecord} into a {@link TraceSource}).
  */
-import type { AttributeValue, KeepReason, SpanError, SpanKind, SpanRecord, SpanStatus, TokenUsage, TraceRecord, TraceStatus } from './model.js';
+import type { AttributeValue, KeepReason, SpanError, SpanKind, SpanRecord, SpanStatus, TokenUsage, TraceContextMetadata, TraceRecord, TraceStatus } from './model.js';
+import { TRACE_CONTEXT_KEY } from './model.js';
 import { MAX_NAME_CHARS, truncateText, truncationMarker, type TraceBounds } from './bounds.js';
 import type { Redactor } from './redact.js';
 import { safeText, type SafeJson } from './safeValue.js';
@@ -50,6 +51,10 @@ export interface TraceSource {
   readonly droppedSpans: number;
   /** Already truncated before it reached us (an ingested trace flagged `truncated`). */
   readonly truncated?: boolean;
+  /** For a run that joined a caller's trace: the caller's span id (see `TRACE_CONTEXT_KEY`). */
+  readonly parentSpanId?: string | null;
+  /** The run's root span id; recorded only with `parentSpanId`. */
+  readonly rootSpanId?: string;
 }
 
 /** What building a record needs besides the trace. */
@@ -79,8 +84,9 @@ export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx
   }
   let finalOutput: string | null = null;
   if (trace.finalOutput !== undefined) {
-    const raw = typeof trace.finalOutput === 'string' ? trace.finalOutput : safeText(trace.finalOutput, Infinity);
-    finalOutput = text(raw, bounds.maxFinalOutputChars);
+    // A structured answer is redacted as data (by key too) before it becomes text.
+    const raw = typeof trace.finalOutput === 'string' ? redactor.redactString(trace.finalOutput) : safeText(redactor.redactTree(trace.finalOutput), Infinity);
+    finalOutput = truncateText(raw, bounds.maxFinalOutputChars);
     estimate += finalOutput.length;
   }
   const metadata: Record<string, unknown> = {};
@@ -90,6 +96,10 @@ export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx
     estimate += jsonSize(m);
   }
   if (ctx.service !== null) metadata.service = ctx.service;
+  if (trace.parentSpanId && trace.rootSpanId) {
+    const context: TraceContextMetadata = { rootSpanId: trace.rootSpanId, parentSpanId: trace.parentSpanId };
+    metadata[TRACE_CONTEXT_KEY] = context;
+  }
   if (trace.error) metadata.error = { ...trace.error, message: text(trace.error.message, bounds.maxErrorChars) };
   const endedAt = trace.endedAt ?? trace.startedAt;
   const record: TraceRecord = {
@@ -160,9 +170,8 @@ function attributes(flat: readonly unknown[], ctx: RecordContext): Record<string
   const max = bounds.maxAttributeChars;
   const out: Record<string, unknown> = {};
   for (let i = 0; i < flat.length; i += 2) {
-    const rawKey = flat[i] as string;
-    const key = rawKey.length > MAX_NAME_CHARS ? rawKey.slice(0, MAX_NAME_CHARS) : rawKey;
-    const rule = redactor.sensitiveKey(key);
+    // Decided on the whole captured key (`<long prefix>.password`), then stored under its redacted, cut name.
+    const { rule, name: key } = redactor.keyVerdict(flat[i] as string);
     if (rule !== null) {
       out[key] = `[REDACTED:${rule}]`;
       continue;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createRedactor, normalizeKey, redact, Redactor } from './redact.js';
+import { cutKey, MAX_NAME_CHARS } from './bounds.js';
+import type { SafeJson } from './safeValue.js';
 import { InvalidOptionsError } from '../common/errors.js';
 
 // Secret-shaped fixtures are assembled at run time (prefix + random characters) so no scanner flags the repository.
@@ -13,6 +15,9 @@ function rand(n: number, alphabet = ALNUM): string {
   return `${out.slice(0, -2)}a7`;
 }
 const UPPER_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const HEX = '0123456789abcdef';
+const hex = (n: number) => rand(n, HEX);
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const b64url = (s: string) => Buffer.from(s).toString('base64url');
 
 const corpus: { name: string; secret: string; kind: string; context?: (s: string) => string }[] = [
@@ -54,6 +59,29 @@ const corpus: { name: string; secret: string; kind: string; context?: (s: string
   { name: 'token in JSON text', secret: rand(40), kind: 'secret', context: (s) => `{"access_token": "${s}", "expires": 3600}` },
   { name: 'password= marker', secret: 'hunter2', kind: 'password', context: (s) => `login user=bob password=${s} ok` },
   { name: 'Exa-style key (UUID) after x-api-key', secret: crypto.randomUUID(), kind: 'secret', context: (s) => `x-api-key: ${s}` },
+  { name: 'npm token', secret: `npm_${rand(36)}`, kind: 'npm_token', context: (s) => `//registry.npmjs.org/:_authToken=${s}` },
+  { name: 'npm token in prose', secret: `npm_${rand(36)}`, kind: 'npm_token' },
+  { name: 'Hugging Face token (letters only)', secret: `hf_${rand(34, LETTERS).slice(0, 32)}Qz`, kind: 'huggingface_token' },
+  { name: 'SendGrid key', secret: `SG.${rand(22)}.${rand(43)}`, kind: 'sendgrid_key' },
+  { name: 'Twilio API key SID', secret: `SK${hex(32)}`, kind: 'twilio_key' },
+  { name: 'Twilio account SID', secret: `AC${hex(32)}`, kind: 'twilio_key' },
+  { name: 'Shopify access token', secret: `shpat_${hex(32)}`, kind: 'shopify_token' },
+  { name: 'DigitalOcean token', secret: `dop_v1_${hex(64)}`, kind: 'digitalocean_token' },
+  {
+    name: 'Azure SAS signature, URL-encoded, removed whole',
+    secret: `${rand(20)}%2B${rand(10)}%2F${rand(9)}%3D`,
+    kind: 'azure_sas',
+    context: (s) => `https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&ss=b&srt=o&sp=r&se=2026-01-01T00:00:00Z&spr=https&sig=${s}`,
+  },
+  { name: 'session cookie', secret: rand(32, HEX), kind: 'session_cookie', context: (s) => `GET / sessionid=${s}; csrftoken=x` },
+  { name: 'PHP session cookie', secret: rand(26, 'abcdefghijklmnopqrstuv0123456789'), kind: 'session_cookie', context: (s) => `PHPSESSID=${s}` },
+  { name: 'Express session cookie (URL-encoded)', secret: `s%3A${rand(32)}.${rand(40)}`, kind: 'session_cookie', context: (s) => `connect.sid=${s}` },
+  { name: 'Cookie header', secret: `sessionid=${rand(32, HEX)}; theme=dark`, kind: 'cookie', context: (s) => `headers:\nCookie: ${s}\nAccept: */*` },
+  { name: 'Set-Cookie in JSON text', secret: `session=${rand(40)}; Path=/; HttpOnly`, kind: 'cookie', context: (s) => `{"set-cookie": "${s}"}` },
+  { name: 'authorization without Bearer (scheme Token)', secret: `Token ${rand(40, HEX)}`, kind: 'authorization', context: (s) => `Authorization: ${s}` },
+  { name: 'authorization as a bare key', secret: rand(24), kind: 'authorization', context: (s) => `{"authorization": "${s}"}` },
+  { name: 'digit-only token under a secret marker', secret: '12345678901234567890', kind: 'secret', context: (s) => `token=${s}` },
+  { name: 'digit-only key in JSON text', secret: '987654321012', kind: 'secret', context: (s) => `{"api_key": "${s}"}` },
 ];
 
 describe('redaction corpus: every listed format is removed, by value shape, anywhere in a string', () => {
@@ -97,6 +125,24 @@ describe('negative cases survive unredacted', () => {
     'task-runner is a package; ask-me-anything too',
     'key: value',
     'id=user_12345',
+    // Near-misses of the formats above.
+    'call hf_hub_download() from huggingface_hub; shelf_hf_storage is a table',
+    'hf_transfer speeds up downloads; set HF_HUB_ENABLE_HF_TRANSFER=1',
+    'npm_config_cache=/tmp/npm npm_package_version=1.2.3 npm_lifecycle_event=test',
+    'Singapore: see SG.com or SG.1 for details',
+    'SKU 12345 and ACME corp; ACCOUNT_SID is configured',
+    'shop_id=12 shpat_ is the prefix of Shopify tokens',
+    'dop_v1_ prefixes DigitalOcean tokens; do_v1 is not one',
+    'https://example.com/img?sig=abc&w=100',
+    'signature: see below',
+    'sessionid=42 session=weekly-planning sessions=3 session_count=12345678',
+    'sessionId: 550e8400-e29b-41d4-a716-446655440000',
+    'Cookie: a small baked good',
+    'authorization: required for admins',
+    'Authorization: pending',
+    'token=123456 key=1234 pin: 0000',
+    'tokens: 123456789012345 max_tokens=4096',
+    'order id=12345678901234567890',
   ];
   for (const text of survivors) {
     it(JSON.stringify(text), () => {
@@ -157,6 +203,40 @@ describe('redaction by key', () => {
 
   it('normalizes keys', () => {
     expect(normalizeKey('X-Api_Key.v2 ')).toBe('xapikeyv2');
+  });
+});
+
+describe('keys: long keys, secrets used as keys', () => {
+  it('decides on the whole key, however long, and cuts it keeping the tail', () => {
+    const long = `${'config.'.repeat(40)}db.password`;
+    const out = redact({ [long]: 'hunter2', [`${'x'.repeat(300)}_api_key`]: 42 }) as Record<string, SafeJson>;
+    expect(JSON.stringify(out)).not.toContain('hunter2');
+    expect(JSON.stringify(out)).not.toContain('42');
+    const keys = Object.keys(out);
+    expect(keys.every((k) => k.length <= MAX_NAME_CHARS)).toBe(true);
+    expect(keys[0]).toMatch(/^config\.config.*…\[truncated \d+ chars\]….*db\.password$/);
+    expect(out[keys[0]!]).toBe('[REDACTED:password]');
+    expect(out[keys[1]!]).toBe('[REDACTED:apikey]');
+  });
+
+  it('redacts a secret used as a key, keeping its value', () => {
+    const key = `sk-${rand(40)}`;
+    const r = new Redactor();
+    const out = r.redact({ [key]: 'user-1', nested: { [`ghp_${rand(36)}`]: { ok: true } } });
+    expect(JSON.stringify(out)).not.toContain(key);
+    expect(out).toEqual({ '[REDACTED:openai_key]': 'user-1', nested: { '[REDACTED:github_token]': { ok: true } } });
+    expect(r.keyName(key)).toBe('[REDACTED:openai_key]');
+    expect(r.keyName('gen_ai.request.model')).toBe('gen_ai.request.model');
+  });
+
+  it('cutKey keeps short keys, never splits a surrogate pair, and bounds the result', () => {
+    expect(cutKey('short', 200)).toBe('short');
+    for (let n = 150; n < 260; n++) {
+      const key = '😀'.repeat(n);
+      const cut = cutKey(key, 200);
+      expect(cut.length).toBeLessThanOrEqual(200);
+      expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+    }
   });
 });
 

@@ -9,6 +9,7 @@
  */
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys } from '../common/options.js';
+import { cutKey, MAX_NAME_CHARS } from './bounds.js';
 import { safeValue, type SafeJson } from './safeValue.js';
 
 /** Keys whose values are always redacted (normalized: lower case, no `-`, `_`, `.` or spaces). */
@@ -24,6 +25,8 @@ export const SENSITIVE_KEY_SUFFIXES: readonly string[] = [
 ];
 /** Normalized-key verdicts cached per redactor; beyond this many distinct keys the cache is cleared. */
 export const KEY_CACHE_SIZE = 2048;
+/** Keys longer than this are checked every time rather than cached (they are rare, and would bloat the cache). */
+const MAX_CACHED_KEY_CHARS = 256;
 /** Strings shorter than this cannot hold any recognised secret shape and skip the scan. */
 export const MIN_SECRET_CHARS = 10;
 
@@ -31,6 +34,12 @@ export const MIN_SECRET_CHARS = 10;
 export interface RedactionPattern {
   name: string;
   pattern: RegExp;
+}
+
+/** What a key turns into: the rule redacting its value (null: not sensitive), and the key text that may be stored. */
+export interface KeyVerdict {
+  readonly rule: string | null;
+  readonly name: string;
 }
 
 /** Options of {@link createRedactor}. */
@@ -74,6 +83,22 @@ function hasEntropy(s: string): boolean {
   return bits >= 3;
 }
 
+/** Letters of both cases, or letters and digits: a token, not a lower-case identifier such as `hf_hub_download`. */
+function looksRandom(s: string): boolean {
+  return (/[a-z]/.test(s) && /[A-Z]/.test(s)) || (/[A-Za-z]/.test(s) && /\d/.test(s));
+}
+
+/** A credential after `authorization:` (scheme word optional): has a digit, or is long. `authorization: required` is prose. */
+function looksLikeCredential(value: string): boolean {
+  const credential = value.slice(value.search(/\S+$/));
+  return /\d/.test(credential) || credential.length >= 20;
+}
+
+/** The value of a marker rule: random-looking text, or a long run of digits (`token=12345678901234567890`). */
+function secretValue(s: string): boolean {
+  return hasEntropy(s) || /^\d{12,}$/.test(s);
+}
+
 function looksLikeBasic(b64: string): boolean {
   if (!/[0-9+/=]/.test(b64) && b64 === b64.toLowerCase()) return false;
   try {
@@ -99,6 +124,10 @@ const PASSWORD_WORDS = `(?:${['password', 'passwd', 'pwd', 'passphrase'].map(ci)
 const SECRET_WORDS = `(?:${['key', 'token', 'secret', 'signature', 'sig', 'credential', 'auth'].map(ci).join('|')})`;
 /** `:` or `=`, also URL-encoded (`%3A`, `%3D`) as in query strings and paths of logged URLs. */
 const MARKER_TAIL = `["']?\\s*(?:[:=]|%3[aAdD])\\s*["']?`;
+/** Session cookie names end like this (`sessionid`, `PHPSESSID`, `JSESSIONID`, `laravel_session`, `connect.sid`). */
+const SESSION_WORDS = `(?:${ci('sess')}(?:${ci('ion')})?[_-]?(?:${ci('id')})?|${ci('connect')}\\.${ci('sid')})`;
+/** A value character of a query string or cookie, or a %-escape: a URL-encoded secret is matched whole. */
+const URL_VALUE = '(?:[A-Za-z0-9_\\-./+=~]|%[0-9A-Fa-f]{2})';
 
 /** The built-in shapes, most specific first (a PEM block or a JWT before the generic marker rule). */
 const BUILTIN_RULES: readonly Rule[] = [
@@ -125,8 +154,36 @@ const BUILTIN_RULES: readonly Rule[] = [
   { kind: 'bearer', re: new RegExp(`\\b(${ci('bearer')}\\s+)[A-Za-z0-9\\-._~+/]{8,}=*`, 'g'), keep: 1 },
   { kind: 'basic_auth', re: new RegExp(`\\b(${ci('basic')}\\s+)([A-Za-z0-9+/]{8,}={0,2})`, 'g'), keep: 1, accept: looksLikeBasic },
   { kind: 'url_password', re: /(\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s:/?#@"'<>]+:)[^\s/?#@"'<>]+(?=@)/g, keep: 1 },
+  { kind: 'npm_token', re: /\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g },
+  { kind: 'huggingface_token', re: /\bhf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])/g, accept: looksRandom },
+  { kind: 'sendgrid_key', re: new RegExp(`\\bSG\\.[${TOKEN}]{16,32}\\.[${TOKEN}]{16,64}`, 'g') },
+  { kind: 'twilio_key', re: /\b(?:SK|AC)[0-9a-fA-F]{32}(?![A-Za-z0-9_])/g },
+  { kind: 'shopify_token', re: /\bshp(?:at|ca|pa|ss)_[A-Fa-f0-9]{32}(?![A-Za-z0-9_])/g },
+  { kind: 'digitalocean_token', re: /\bdo[por]_v1_[a-f0-9]{64}(?![A-Za-z0-9_])/g },
   { kind: 'password', re: new RegExp(`(${PASSWORD_WORDS}${MARKER_TAIL})(?!\\[REDACTED)[^\\s"'&,;<>]+`, 'g'), keep: 1 },
-  { kind: 'secret', re: new RegExp(`(${SECRET_WORDS}${MARKER_TAIL})([A-Za-z0-9_\\-./+=~]{16,})`, 'g'), keep: 1, accept: hasEntropy },
+  // Azure SAS and other signed URLs: the signature is base64, URL-encoded (`%2B`, `%3D`), removed whole.
+  { kind: 'azure_sas', re: new RegExp(`((?<![A-Za-z0-9_])${ci('sig')}(?:=|%3[dD]))${URL_VALUE}{16,}`, 'g'), keep: 1 },
+  // A cookie header line: every `name=value` pair after it is a credential bundle. Needs a `=` (prose has none).
+  {
+    kind: 'cookie',
+    re: new RegExp(`((?:${ci('set-')})?${ci('cookie')}["']?\\s*:\\s*["']?)(?!\\[REDACTED)[^\\s=;,"'<>]+=[^\\r\\n"'<>]*`, 'g'),
+    keep: 1,
+  },
+  // `sessionid=…` as in a cookie or a query string (the `=` form only: `sessionId: 42` in JSON is an identifier).
+  {
+    kind: 'session_cookie',
+    re: new RegExp(`(${SESSION_WORDS}(?:=|%3[dD]))(?!\\[REDACTED)${URL_VALUE}{8,}`, 'g'),
+    keep: 1,
+    accept: (v) => /\d/.test(v) || v.length >= 24,
+  },
+  // An authorization value whatever its scheme (`Token …`, a bare key); `Bearer`/`Basic` ones are already replaced.
+  {
+    kind: 'authorization',
+    re: new RegExp(`((?:${ci('proxy-')})?${ci('authorization')}${MARKER_TAIL})(?!\\[REDACTED)(?:[A-Za-z][A-Za-z0-9_-]{0,30}\\s+)?[^\\s"'&,;<>[\\]]{8,}`, 'g'),
+    keep: 1,
+    accept: looksLikeCredential,
+  },
+  { kind: 'secret', re: new RegExp(`(${SECRET_WORDS}${MARKER_TAIL})(${URL_VALUE}{12,})`, 'g'), keep: 1, accept: secretValue },
 ];
 
 const PII_RULES: readonly Rule[] = [
@@ -149,10 +206,13 @@ const TRIGGER = new RegExp(
   [
     'sk[-_]', 'rk_', 'whsec_', 'tvly-', 'gh[pousr]_', 'github_pat_', 'gl[a-z]{2,5}-', 'xox[a-z]-', 'AIza', 'ya29\\.',
     'A[A-Z]{3}[A-Z0-9]{16}', 'eyJ', `${ci('bearer')}\\s`, `${ci('basic')}\\s`, ':\\/\\/', '-----BEGIN',
+    'npm_', 'hf_', 'SG\\.', '[AS][CK][0-9a-fA-F]{32}', 'shp[a-z]{2}_', 'do[por]_v1_',
   ].join('|'),
 );
-/** Marker rules (`password=`, `api_key: `...) need a `:` or `=`; this regex only runs when one is present. */
-const MARKER_TRIGGER = new RegExp(`(?:${PASSWORD_WORDS}|${SECRET_WORDS})[A-Za-z_-]{0,30}${MARKER_TAIL}`);
+/** Marker rules (`password=`, `api_key: `, `sessionid=`...) need a `:` or `=`; this regex only runs when one is present. */
+const MARKER_TRIGGER = new RegExp(
+  `(?:${PASSWORD_WORDS}|${SECRET_WORDS}|${ci('sess')}|${ci('cookie')}|${ci('sid')})[A-Za-z_.-]{0,30}${MARKER_TAIL}`,
+);
 
 function mayHoldSecret(text: string): boolean {
   return TRIGGER.test(text) || ((text.includes(':') || text.includes('=') || text.includes('%3')) && MARKER_TRIGGER.test(text));
@@ -161,7 +221,7 @@ const PII_TRIGGER = /@|\d{3}/;
 
 /** Applies AgentEx's redaction rules; build one with {@link createRedactor} or use the default through {@link redact}. */
 export class Redactor {
-  private readonly keyCache = new Map<string, string | null>();
+  private readonly keyCache = new Map<string, KeyVerdict>();
   private readonly extraKeys: ReadonlySet<string>;
   private readonly rules: readonly Rule[];
   private readonly extraRules: readonly Rule[];
@@ -196,24 +256,40 @@ export class Redactor {
 
   /**
    * The rule name when `key` names a secret (`[REDACTED:<name>]`), else null. Case- and separator-insensitive:
-   * `API-Key`, `api_key` and `apiKey` are the same key.
+   * `API-Key`, `api_key` and `apiKey` are the same key. Decided on the whole key, however long.
    */
   sensitiveKey(key: string): string | null {
+    return this.keyVerdict(key).rule;
+  }
+
+  /**
+   * A key as it may be stored: any secret shape inside it redacted (a token used as an attribute key), then cut to
+   * `MAX_NAME_CHARS` keeping its tail. Check {@link Redactor.sensitiveKey} on the original key, not on this.
+   */
+  keyName(key: string): string {
+    return this.keyVerdict(key).name;
+  }
+
+  /** Both verdicts on a key, cached for keys of ordinary length. */
+  keyVerdict(key: string): KeyVerdict {
     let verdict = this.keyCache.get(key);
     if (verdict !== undefined) return verdict;
     const norm = normalizeKey(key);
-    verdict = null;
-    if (SENSITIVE_KEYS.includes(norm) || this.extraKeys.has(norm)) verdict = norm;
+    let rule: string | null = null;
+    if (SENSITIVE_KEYS.includes(norm) || this.extraKeys.has(norm)) rule = norm;
     else {
       for (const suffix of SENSITIVE_KEY_SUFFIXES) {
         if (norm.endsWith(suffix)) {
-          verdict = suffix;
+          rule = suffix;
           break;
         }
       }
     }
-    if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
-    this.keyCache.set(key, verdict);
+    verdict = { rule, name: cutKey(this.redactString(key), MAX_NAME_CHARS) };
+    if (key.length <= MAX_CACHED_KEY_CHARS) {
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
+      this.keyCache.set(key, verdict);
+    }
     return verdict;
   }
 
@@ -240,8 +316,8 @@ export class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.redactTree(v, maxChars, cut));
     const out: { [key: string]: SafeJson } = {};
     for (const key of Object.keys(value)) {
-      const rule = this.sensitiveKey(key);
-      out[key] = rule === null ? this.redactTree(value[key]!, maxChars, cut) : `[REDACTED:${rule}]`;
+      const { rule, name } = this.keyVerdict(key);
+      out[name] = rule === null ? this.redactTree(value[key]!, maxChars, cut) : `[REDACTED:${rule}]`;
     }
     return out;
   }

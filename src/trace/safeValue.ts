@@ -3,7 +3,7 @@
  * functions, symbols, Buffers and typed arrays, Maps and Sets, Dates, Errors, throwing getters or `toJSON`, revoked
  * Proxies and huge strings all come out as short, readable stand-ins.
  */
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, MAX_NODES_PER_VALUE, truncateText } from './bounds.js';
+import { cutKey, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, MAX_KEY_CAPTURE_CHARS, MAX_NODES_PER_VALUE, truncateText } from './bounds.js';
 
 /** How much of a value {@link safeValue} renders. */
 export interface SafeValueLimits {
@@ -145,7 +145,8 @@ function renderEntries(entries: readonly [string, unknown][], total: number, w: 
     if (n >= w.maxItems) break;
     if (v === undefined) continue;
     n++;
-    out[truncateText(key, 200)] = render(v, w, depth + 1);
+    // Cut keeping the tail: redaction decides on the key (`….password`) after this, and cuts it to its final length.
+    out[cutKey(key, MAX_KEY_CAPTURE_CHARS)] = render(v, w, depth + 1);
   }
   const extra = total - Math.min(entries.length, w.maxItems);
   if (extra > 0) out['…'] = `[${extra} more keys]`;

@@ -50,6 +50,7 @@ describe('ops/prometheus/alerts.yml', () => {
       ['AgentexAgentErrorRateHigh', /\$labels\.instance/],
       ['AgentexTracesLost', /\$labels\.instance/],
       ['AgentexTraceStoreDown', /\$labels\.instance/],
+      ['AgentexTraceStoreWriteErrors', /\$labels\.instance/],
       ['AgentexInstanceNotReady', /\$labels\.instance/],
     ];
     for (const [name, names] of required) {

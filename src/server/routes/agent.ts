@@ -1,6 +1,13 @@
-/** Agent runs: one message in, the run's output and trace id out. */
+/**
+ * Agent runs: one message in, the run's output and trace id out. A valid W3C `traceparent` header makes the run
+ * join the caller's trace (same trace id; the run's root span is a child of the caller's span); a malformed one is
+ * ignored, as the Trace Context spec asks (the run starts a trace of its own). The response always carries the run's
+ * own `traceparent` when the run was traced.
+ */
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
+import { z } from '@hono/zod-openapi';
+import { parseTraceparent } from '../../trace/traceparent.js';
 import { AgentRunBodySchema, AgentRunResultSchema, ErrorSchema } from '../schemas.js';
 import { BAD_400, readRoute, type RouteContext } from './route.js';
 
@@ -19,9 +26,23 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
       method: 'post',
       path: '/api/agent/run',
       summary: 'Run the agent on one message',
-      request: { body: { content: { 'application/json': { schema: AgentRunBodySchema } }, required: true } },
+      request: {
+        headers: z.object({
+          traceparent: z.string().optional().openapi({
+            description: "W3C trace context of the caller: the run joins this trace. Ignored when malformed (the run starts its own).",
+            example: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+          }),
+        }),
+        body: { content: { 'application/json': { schema: AgentRunBodySchema } }, required: true },
+      },
       responses: {
-        200: { description: 'the run finished (status says how)', content: { 'application/json': { schema: AgentRunResultSchema } } },
+        200: {
+          description: 'the run finished (status says how)',
+          headers: z.object({
+            traceparent: z.string().openapi({ description: "The run's W3C trace context: its trace id and root span id; flags 01 when the trace was kept" }),
+          }),
+          content: { 'application/json': { schema: AgentRunResultSchema } },
+        },
         503: { description: 'no model provider configured, or the service is shutting down (the run was cancelled; retry)', content: { 'application/json': { schema: ErrorSchema } } },
         ...BAD_400,
       },
@@ -51,7 +72,9 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
       };
       outgoing?.once('close', onClose);
       try {
-        const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system }, controller.signal);
+        const parent = parseTraceparent(c.req.header('traceparent')) ?? undefined;
+        const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system, parent }, controller.signal);
+        if (result.traceparent) c.header('traceparent', result.traceparent);
         if (shutdown?.aborted) return shuttingDown(c, result.traceId);
         return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
       } finally {

@@ -21,7 +21,7 @@ export function healthRoutes({ app, deps }: RouteContext): void {
     createRoute({
       method: 'get',
       path: '/health',
-      summary: 'Health: circuit states and store reachability',
+      summary: 'Health: circuit states, store reachability and store writes',
       responses: {
         200: {
           description: 'healthy or degraded',
@@ -30,7 +30,9 @@ export function healthRoutes({ app, deps }: RouteContext): void {
               schema: z.object({
                 status: z.enum(['healthy', 'degraded']),
                 circuits: z.record(z.string(), z.enum(['closed', 'open', 'half_open'])),
-                store: z.enum(['ok', 'down']),
+                store: z.enum(['ok', 'down', 'write_failing']).openapi({
+                  description: '`down`: the store does not answer its ping; `write_failing`: it answers, but the last several trace writes failed (recovers on the next successful write)',
+                }),
               }),
             },
           },
@@ -40,8 +42,8 @@ export function healthRoutes({ app, deps }: RouteContext): void {
     async (c) => {
       const circuits = Object.fromEntries(deps.circuits.list().map((s) => [s.name, s.state]));
       const ping = await storePing();
-      const store = ping.ok ? ('ok' as const) : ('down' as const);
-      const degraded = store === 'down' || Object.values(circuits).some((s) => s === 'open');
+      const store = !ping.ok ? ('down' as const) : deps.storeWrites?.() === 'failing' ? ('write_failing' as const) : ('ok' as const);
+      const degraded = store !== 'ok' || Object.values(circuits).some((s) => s === 'open');
       return c.json({ status: degraded ? ('degraded' as const) : ('healthy' as const), circuits, store }, 200);
     },
   );

@@ -23,14 +23,21 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
     } catch (err) {
       return json400(c, (err as Error).message, 'resourceSpans');
     }
-    deps.ingest(decoded.traces);
+    const outcome = await deps.ingest(decoded.traces);
+    if (!outcome.ok) {
+      // OTLP exporters retry a 503 after Retry-After: nothing of this request was kept, so nothing is lost.
+      c.header('Retry-After', String(outcome.retryAfterSeconds));
+      return c.json({ error: outcome.reason === 'full' ? 'ingest_backpressure' : 'store_unavailable', message: outcome.message }, 503);
+    }
+    const rejectedSpans = decoded.rejectedSpans + outcome.rejectedSpans;
+    const errorMessage = [decoded.errorMessage, outcome.errorMessage].filter(Boolean).join('; ');
     if (type === 'application/x-protobuf') {
-      const bytes = encodeOtlpProtobufResponse(decoded.rejectedSpans, decoded.errorMessage);
+      const bytes = encodeOtlpProtobufResponse(rejectedSpans, errorMessage);
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       return c.body(buffer, 200, { 'Content-Type': 'application/x-protobuf' });
     }
     return c.json(
-      decoded.rejectedSpans > 0 ? { partialSuccess: { rejectedSpans: decoded.rejectedSpans, errorMessage: decoded.errorMessage } } : {},
+      rejectedSpans > 0 ? { partialSuccess: { rejectedSpans, errorMessage } } : {},
       200,
     );
   });
@@ -51,7 +58,9 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
     },
     responses: {
       200: {
-        description: 'accepted; `partialSuccess` counts rejected spans',
+        description:
+          'accepted: every span not counted in `partialSuccess` is stored durably (pending assembly); `partialSuccess` counts the rejected spans ' +
+          '(malformed, or belonging to a trace AgentEx itself recorded) and says why',
         content: {
           'application/json': {
             schema: z.object({ partialSuccess: z.object({ rejectedSpans: z.number().int(), errorMessage: z.string() }).optional() }).openapi('ExportTraceServiceResponse'),
@@ -63,6 +72,11 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
       ...AUTH_401,
       415: { description: 'unsupported content type', content: { 'application/json': { schema: ErrorSchema } } },
       ...LIMITED_429,
+      503: {
+        description: 'nothing of the request was taken (ingest is behind or the store is down); retry after `Retry-After` seconds',
+        headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } },
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
     },
   });
 }

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { otlpExporter, toOtlpJson, rootSpanId, type OtlpAnyValue, type OtlpKeyValue, type OtlpTraceRequest } from './otlp.js';
+import { otlpExporter, toOtlpJson, rootSpanId, type OtlpTraceRequest } from './otlp.js';
+import { decodeAttrs, officialRoundTrip } from '../testing/officialOtlp.js';
 import { createTracer } from '../Tracer.js';
 import { withSpan } from '../context.js';
 import { InvalidOptionsError } from '../../common/errors.js';
@@ -38,62 +36,6 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-function decodeValue(v: OtlpAnyValue): unknown {
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.boolValue !== undefined) return v.boolValue;
-  if (v.intValue !== undefined) return v.intValue;
-  if (v.doubleValue !== undefined) return v.doubleValue;
-  if (v.arrayValue) return v.arrayValue.values.map(decodeValue);
-  throw new Error(`AnyValue without a value: ${JSON.stringify(v)}`);
-}
-function decodeAttrs(kvs: OtlpKeyValue[]) {
-  return Object.fromEntries(kvs.map((a) => [a.key, decodeValue(a.value)])) as ReadableSpan['attributes'];
-}
-function hrTime(nanos: string): [number, number] {
-  const n = BigInt(nanos);
-  return [Number(n / 1_000_000_000n), Number(n % 1_000_000_000n)];
-}
-
-/**
- * Rebuilds the official SDK's ReadableSpans from our payload and re-serializes them with the official OTLP JSON
- * serializer: equal output proves our payload is exactly what the OpenTelemetry JS SDK would send.
- */
-function officialRoundTrip(body: OtlpTraceRequest): unknown {
-  const spans: ReadableSpan[] = [];
-  for (const rs of body.resourceSpans) {
-    const resource = resourceFromAttributes(decodeAttrs(rs.resource.attributes));
-    for (const ss of rs.scopeSpans) {
-      for (const s of ss.spans) {
-        const ctx = { traceId: s.traceId, spanId: s.spanId, traceFlags: s.flags & 0xff };
-        const start = hrTime(s.startTimeUnixNano);
-        const end = hrTime(s.endTimeUnixNano);
-        spans.push({
-          name: s.name,
-          kind: s.kind - 1,
-          spanContext: () => ctx,
-          parentSpanContext: s.parentSpanId ? { traceId: s.traceId, spanId: s.parentSpanId, traceFlags: 1, isRemote: false } : undefined,
-          startTime: start,
-          endTime: end,
-          duration: [end[0] - start[0], end[1] - start[1]],
-          status: s.status.message === undefined ? { code: s.status.code } : { code: s.status.code, message: s.status.message },
-          attributes: decodeAttrs(s.attributes),
-          links: [],
-          events: s.events.map((e) => ({ name: e.name, time: hrTime(e.timeUnixNano), attributes: decodeAttrs(e.attributes), droppedAttributesCount: 0 })),
-          ended: true,
-          resource,
-          instrumentationScope: { name: ss.scope.name },
-          droppedAttributesCount: s.droppedAttributesCount,
-          droppedEventsCount: s.droppedEventsCount,
-          droppedLinksCount: s.droppedLinksCount,
-        });
-      }
-    }
-  }
-  // The protobuf serializer must accept them too (typed fields, hex ids of the right length).
-  expect(ProtobufTraceSerializer.serializeRequest(spans)!.length).toBeGreaterThan(0);
-  return JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans)));
-}
 
 async function runAgent(includeContent: boolean) {
   const tracer = createTracer({

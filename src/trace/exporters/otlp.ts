@@ -8,7 +8,8 @@
 import { InvalidOptionsError } from '../../common/errors.js';
 import { assertKnownKeys, assertNumber } from '../../common/options.js';
 import { HttpStatusError } from '../../resilience/errors.js';
-import type { AttributeValue, SpanRecord, TraceExporter, TraceRecord } from '../model.js';
+import { isSpanId, rootSpanIdOf } from '../ids.js';
+import { TRACE_CONTEXT_KEY, type AttributeValue, type SpanRecord, type TraceContextMetadata, type TraceExporter, type TraceRecord } from '../model.js';
 
 /** OTLP span kinds (proto values). */
 const SPAN_KIND_INTERNAL = 1;
@@ -18,6 +19,8 @@ const STATUS_UNSET = 0;
 const STATUS_ERROR = 2;
 /** W3C trace flags `sampled` plus OTLP's HAS_IS_REMOTE bit (the parent is known to be local). */
 const SPAN_FLAGS = 0x101;
+/** The same with IS_REMOTE: the root span of a run that joined a caller's trace has a parent in another process. */
+const SPAN_FLAGS_REMOTE_PARENT = 0x301;
 /** Characters kept of a content attribute (JSON of a redacted input/output). */
 export const MAX_CONTENT_ATTRIBUTE_CHARS = 8192;
 export const DEFAULT_OTLP_URL = 'http://127.0.0.1:4318/v1/traces';
@@ -106,10 +109,18 @@ function content(value: unknown): string {
   return text.length > MAX_CONTENT_ATTRIBUTE_CHARS ? `${text.slice(0, MAX_CONTENT_ATTRIBUTE_CHARS)}…[truncated ${text.length - MAX_CONTENT_ATTRIBUTE_CHARS} chars]` : text;
 }
 
-/** The id of the synthesized root span: stable for a trace id (its random right half). */
+/** The id of the synthesized root span of a trace of our own: stable for a trace id (its random right half). */
 export function rootSpanId(traceId: string): string {
-  const id = traceId.slice(16);
-  return /^0+$/.test(id) ? '0000000000000001' : id;
+  return rootSpanIdOf(traceId);
+}
+
+/** The root span's id and parent: from the joined caller's context when the run had one, else derived. */
+function rootContext(trace: TraceRecord): { spanId: string; parentSpanId: string | undefined } {
+  const ctx = trace.metadata[TRACE_CONTEXT_KEY] as Partial<TraceContextMetadata> | undefined;
+  if (ctx && typeof ctx === 'object' && isSpanId(ctx.rootSpanId) && isSpanId(ctx.parentSpanId)) {
+    return { spanId: ctx.rootSpanId, parentSpanId: ctx.parentSpanId };
+  }
+  return { spanId: rootSpanIdOf(trace.traceId), parentSpanId: undefined };
 }
 
 function resourceAttributes(trace: TraceRecord, extra: Record<string, AttributeValue> | undefined): OtlpKeyValue[] {
@@ -212,7 +223,7 @@ function mapSpan(trace: TraceRecord, span: SpanRecord, rootId: string, includeCo
   };
 }
 
-function rootSpan(trace: TraceRecord, rootId: string, includeContent: boolean): OtlpSpan {
+function rootSpan(trace: TraceRecord, rootId: string, parentSpanId: string | undefined, includeContent: boolean): OtlpSpan {
   const agent = trace.agent ?? 'agent';
   const attrs: OtlpKeyValue[] = [
     kv('gen_ai.operation.name', 'invoke_agent'),
@@ -225,7 +236,7 @@ function rootSpan(trace: TraceRecord, rootId: string, includeContent: boolean): 
   if (trace.droppedSpans > 0) attrs.push(kv('agentex.dropped_spans', trace.droppedSpans));
   if (trace.truncated) attrs.push(kv('agentex.truncated', true));
   for (const [k, v] of Object.entries(trace.metadata)) {
-    if (k === 'service' || k === 'error') continue;
+    if (k === 'service' || k === 'error' || k === TRACE_CONTEXT_KEY) continue;
     attrs.push(kv(`agentex.metadata.${k}`, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : content(v)));
   }
   if (includeContent && trace.finalOutput !== null) attrs.push(kv('agentex.final_output', trace.finalOutput));
@@ -236,6 +247,7 @@ function rootSpan(trace: TraceRecord, rootId: string, includeContent: boolean): 
   return {
     traceId: trace.traceId,
     spanId: rootId,
+    ...(parentSpanId ? { parentSpanId } : {}),
     name: `invoke_agent ${agent}`,
     kind: SPAN_KIND_INTERNAL,
     startTimeUnixNano: nanos(trace.startedAt),
@@ -247,7 +259,7 @@ function rootSpan(trace: TraceRecord, rootId: string, includeContent: boolean): 
     status: failed ? { code: STATUS_ERROR, message: error?.message ?? trace.status } : { code: STATUS_UNSET },
     links: [],
     droppedLinksCount: 0,
-    flags: SPAN_FLAGS,
+    flags: parentSpanId ? SPAN_FLAGS_REMOTE_PARENT : SPAN_FLAGS,
   };
 }
 
@@ -267,8 +279,9 @@ export function toOtlpJson(traces: readonly TraceRecord[], options: OtlpMappingO
       group = { resource, spans: [] };
       groups.set(key, group);
     }
-    const rootId = rootSpanId(trace.traceId);
-    group.spans.push(rootSpan(trace, rootId, includeContent));
+    const root = rootContext(trace);
+    const rootId = root.spanId;
+    group.spans.push(rootSpan(trace, rootId, root.parentSpanId, includeContent));
     for (const span of trace.spans) group.spans.push(mapSpan(trace, span, rootId, includeContent));
   }
   return {
