@@ -41,7 +41,7 @@ function agentex(args: string[], env: Record<string, string> = {}): Promise<Cli>
 function serveProcess(sqlitePath: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSX, path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--sqlite-path', sqlitePath, '--sample-rate', '1'], {
-      env: { ...process.env, AGENTEX_API_TOKEN: API, AGENTEX_ADMIN_TOKEN: ADMIN, AGENTEX_LOG_LEVEL: 'silent', ...extraEnv },
+      env: { ...process.env, AGENTEX_API_TOKEN: API, AGENTEX_ADMIN_TOKEN: ADMIN, AGENTEX_LOG_LEVEL: 'silent', AGENTEX_SHUTDOWN_GRACE_MS: '0', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

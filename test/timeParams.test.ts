@@ -26,7 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'agentex-time-'));
   url = await new Promise<string>((resolve, reject) => {
     child = spawn(process.execPath, ['--max-old-space-size=192', TSX, path.join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--sqlite-path', path.join(dir, 't.db')], {
-      env: { ...process.env, AGENTEX_API_TOKEN: API, AGENTEX_LOG_LEVEL: 'silent', AGENTEX_RATE_LIMIT: '1000000' },
+      env: { ...process.env, AGENTEX_API_TOKEN: API, AGENTEX_LOG_LEVEL: 'silent', AGENTEX_RATE_LIMIT: '1000000', AGENTEX_SHUTDOWN_GRACE_MS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -13,6 +13,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { isValidationError } from '../common/errors.js';
+import { DEFAULT_INGEST_RATE_LIMIT } from './config.js';
 import { createDashboard } from './dashboard.js';
 import type { ServiceDeps } from './deps.js';
 import { createGuards } from './guards.js';
@@ -64,7 +65,13 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `No route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
-  const guards = createGuards({ tokens: deps.tokens, rateLimit: config.rateLimit, adminRateLimit: config.adminRateLimit, metrics });
+  const guards = createGuards({
+    tokens: deps.tokens,
+    rateLimit: config.rateLimit,
+    adminRateLimit: config.adminRateLimit,
+    ingestRateLimit: config.ingestRateLimit ?? DEFAULT_INGEST_RATE_LIMIT,
+    metrics,
+  });
   const context: RouteContext = { app, deps, guards };
   healthRoutes(context);
   traceRoutes(context);

@@ -88,6 +88,9 @@ function setting<T>(def: SettingDef<T>): SettingDef<T> {
   return def;
 }
 
+/** OTLP ingest requests per minute per client when not configured (a SimpleSpanProcessor sends one per span). */
+export const DEFAULT_INGEST_RATE_LIMIT = 6000;
+
 /** HTTP header names (RFC 9110 tokens). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Most headers accepted in `AGENTEX_OTLP_HEADERS`. */
@@ -171,7 +174,7 @@ export const SETTINGS = {
   logLevel: setting({ env: 'AGENTEX_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'Log level (JSON logs on stdout)' }),
   rateLimit: setting({ env: 'AGENTEX_RATE_LIMIT', schema: positiveInt, default: 600, description: 'API requests per minute per client (token and address, or dashboard session and address; no valid token: address)' }),
   adminRateLimit: setting({ env: 'AGENTEX_ADMIN_RATE_LIMIT', schema: positiveInt, default: 30, description: 'Admin requests per minute per client' }),
-  ingestRateLimit: setting({ env: 'AGENTEX_INGEST_RATE_LIMIT', schema: positiveInt, default: 6000, description: 'OTLP ingest requests (`POST /v1/traces`) per minute per client, counted apart from the API' }),
+  ingestRateLimit: setting({ env: 'AGENTEX_INGEST_RATE_LIMIT', schema: positiveInt, default: DEFAULT_INGEST_RATE_LIMIT, description: 'OTLP ingest requests (`POST /v1/traces`) per minute per client, counted apart from the API' }),
   metricsToken: setting({ env: 'AGENTEX_METRICS_TOKEN', schema: token.optional(), secret: true, description: 'Bearer token `/metrics` requires; unset = `/metrics` is open to anyone who reaches the port' }),
   bodyLimitBytes: setting({ env: 'AGENTEX_BODY_LIMIT_BYTES', schema: positiveInt, default: 5 * 1024 * 1024, description: 'Largest accepted request body (413 above)' }),
   requestTimeoutMs: setting({ env: 'AGENTEX_REQUEST_TIMEOUT_MS', schema: positiveInt, default: 120_000, description: 'Longest a request may run (agent runs included)' }),

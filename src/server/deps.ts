@@ -79,6 +79,11 @@ export interface ServiceDeps {
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
   /**
+   * Aborted when shutdown stops waiting for in-flight work: agent runs still running are cancelled and answered 503
+   * `shutting_down` (their traces are recorded before the tracer shuts down).
+   */
+  shutdownSignal?: AbortSignal | undefined;
+  /**
    * Recent trace-store writes: `failing` once several consecutive writes failed, until one succeeds. Absent = only
    * the store's ping decides its health.
    */

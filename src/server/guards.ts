@@ -14,6 +14,8 @@ export interface GuardOptions {
   rateLimit: number;
   /** Admin requests per minute per client. */
   adminRateLimit: number;
+  /** OTLP ingest requests per minute per client, on a limiter of its own. */
+  ingestRateLimit: number;
   metrics?: Pick<HttpMetrics, 'trackRateLimiter'>;
 }
 
@@ -24,13 +26,15 @@ function remoteAddress(c: Context): string {
 }
 
 /**
- * Rate-limit key: the role of a valid token, else the client address — so sending made-up tokens never buys a
- * fresh bucket.
+ * Rate-limit key: the client — the token it holds (by role) and its address, with the dashboard's cookie session
+ * apart from bearer clients of the same address — so one busy holder of a token never locks out the others. Without
+ * a valid token the address alone, so sending made-up tokens never buys a fresh bucket.
  */
-function clientKey(c: Context, tokens: Pick<Tokens, 'api' | 'admin'>): string {
-  const { role } = requestAuth(c, tokens);
-  if (role) return `t:${role}`;
-  return `a:${remoteAddress(c)}`;
+export function clientKey(c: Context, tokens: Pick<Tokens, 'api' | 'admin'>): string {
+  const { role, via } = requestAuth(c, tokens);
+  const address = remoteAddress(c);
+  if (role) return `${role}:${via === 'cookie' ? 'session' : 'bearer'}:${address}`;
+  return `a:${address}`;
 }
 
 /** The 429 answer when the client used up its window on `limiter`, else undefined. */
@@ -42,11 +46,13 @@ function limited(c: Context, limiter: RateLimiter, key: string): Response | unde
 }
 
 /** Builds the guards with their own limiters (registered with the metrics by name: read, admin, ingest). */
-export function createGuards({ tokens, rateLimit, adminRateLimit, metrics }: GuardOptions): Guards {
+export function createGuards({ tokens, rateLimit, adminRateLimit, ingestRateLimit, metrics }: GuardOptions): Guards {
   const api = createRateLimiter({ limit: rateLimit });
   const admin = createRateLimiter({ limit: adminRateLimit });
+  const ingest = createRateLimiter({ limit: ingestRateLimit });
   metrics?.trackRateLimiter?.('read', () => api.stats());
   metrics?.trackRateLimiter?.('admin', () => admin.stats());
+  metrics?.trackRateLimiter?.('ingest', () => ingest.stats());
   /** Rate limit on `limiter`, then (unless it answered 429) `check`. */
   const guard = (limiter: RateLimiter, check?: MiddlewareHandler): MiddlewareHandler =>
     async function guard(c, next) {
@@ -60,6 +66,6 @@ export function createGuards({ tokens, rateLimit, adminRateLimit, metrics }: Gua
     read: guard(api, requireRole('read', tokens)),
     admin: guard(admin, requireRole('admin', tokens)),
     limited: guard(api),
-    ingest: guard(api, requireRole('read', tokens)),
+    ingest: guard(ingest, requireRole('read', tokens)),
   };
 }

@@ -320,7 +320,7 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
   const rateLimiters = new Map<string, () => RateLimiterStats>();
   new Counter({
     name: 'agentex_http_rate_limited_total',
-    help: 'Requests refused with 429 by each rate limiter (read, admin)',
+    help: 'Requests refused with 429 by each rate limiter (read, admin, ingest)',
     labelNames: ['limiter'],
     registers: [registry],
     collect() {

@@ -38,6 +38,9 @@ import { otlpExporter } from '../trace/exporters/otlp.js';
 import { listen, serverUrl } from './listen.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 
+/** After cancelling in-flight runs at the shutdown timeout, how long connections may take to finish their answer. */
+const FORCE_CLOSE_AFTER_CANCEL_MS = 2_000;
+
 /** Default model per provider when `AGENTEX_MODEL` is not set. */
 export const DEFAULT_MODELS = { anthropic: 'claude-sonnet-4-5', openai: 'gpt-4.1-mini' } as const;
 
@@ -65,8 +68,13 @@ export interface RunningService {
   logger: Logger;
   /** OTLP ingest assembly: `flush()` finalizes every pending trace now. */
   ingest: IngestAssembler;
-  /** Graceful shutdown; resolves when everything is flushed and closed. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown; resolves when everything is flushed and closed. Idempotent. `/ready` answers 503 from the
+   * start; for `graceMs` (default 0) requests are still accepted, then the server stops accepting, waits up to
+   * `AGENTEX_SHUTDOWN_TIMEOUT_MS` for in-flight requests, cancels agent runs still running (503 `shutting_down`),
+   * and flushes the trace queue before closing the stores.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Name of the exporter that forwards to `AGENTEX_OTLP_ENDPOINT` (in processor stats and export-failure logs). */
@@ -242,6 +250,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   });
   metrics.registerTools(tools.names());
 
+  // Aborted when shutdown stops waiting for in-flight agent runs.
+  const shutdownRuns = new AbortController();
   const app = createApp({
     config,
     tokens,
@@ -267,6 +277,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     // Conversations are keyed by the user id's text form, so this also covers numeric ids.
     eraseUserState: (userId) => state.conversations.clear(userId),
     isReady: () => ready,
+    shutdownSignal: shutdownRuns.signal,
     storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
   });
 
@@ -308,17 +319,30 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   }
 
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = ({ graceMs = 0 }: { graceMs?: number } = {}) =>
     (closing ??= (async () => {
       ready = false;
       clearInterval(healthTimer);
-      logger.info({}, 'shutting down');
+      logger.info({ graceMs }, 'shutting down');
+      // Load balancers see /ready answer 503 and stop sending; until then requests are still served.
+      if (graceMs > 0) await new Promise((resolve) => setTimeout(resolve, graceMs));
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
-      deadline.unref();
-      await stopped;
-      clearTimeout(deadline);
+      // Keep-alive connections become idle as their requests finish; close them then, not at the deadline.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const cancel = setTimeout(() => {
+        logger.warn({}, 'shutdown timeout: cancelling agent runs still in flight');
+        shutdownRuns.abort(new Error('the service is shutting down'));
+      }, config.shutdownTimeoutMs);
+      // Cancelled runs answer at once; a connection still open a little later is cut.
+      const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs + FORCE_CLOSE_AFTER_CANCEL_MS);
+      try {
+        await stopped;
+      } finally {
+        clearInterval(idle);
+        clearTimeout(cancel);
+        clearTimeout(force);
+      }
       // Finalizes the traces that are ready; the rest stays pending in the store for the next sweep (any instance).
       await assembler.close();
       await tracer.shutdown();
@@ -331,7 +355,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   if (options.handleSignals) {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'signal received');
-      close().then(
+      // SIGTERM comes from an orchestrator that needs the not-ready grace; SIGINT from a person at a terminal.
+      close({ graceMs: signal === 'SIGTERM' ? config.shutdownGraceMs : 0 }).then(
         () => process.exit(0),
         (err: unknown) => {
           logger.error({ error: (err as Error).message }, 'shutdown failed');

@@ -5,10 +5,20 @@
  * own `traceparent` when the run was traced.
  */
 import type { HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import { parseTraceparent } from '../../trace/traceparent.js';
 import { AgentRunBodySchema, AgentRunResultSchema, ErrorSchema } from '../schemas.js';
 import { BAD_400, readRoute, type RouteContext } from './route.js';
+
+/** 503 for a run cancelled (or refused) because the service is shutting down; a client may retry elsewhere. */
+const shuttingDown = (c: Context, traceId?: string) => {
+  c.header('Retry-After', '1');
+  const message = traceId
+    ? `The service is shutting down and cancelled this run (trace ${traceId}); retry the request`
+    : 'The service is shutting down; retry the request';
+  return c.json({ error: 'shutting_down', message }, 503);
+};
 
 export function agentRoutes({ app, deps, guards }: RouteContext): void {
   app.openapi(
@@ -33,7 +43,7 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
           }),
           content: { 'application/json': { schema: AgentRunResultSchema } },
         },
-        503: { description: 'no model provider configured', content: { 'application/json': { schema: ErrorSchema } } },
+        503: { description: 'no model provider configured, or the service is shutting down (the run was cancelled; retry)', content: { 'application/json': { schema: ErrorSchema } } },
         ...BAD_400,
       },
     }),
@@ -48,7 +58,11 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
         );
       }
       const body = c.req.valid('json');
+      const shutdown = deps.shutdownSignal;
+      if (shutdown?.aborted) return shuttingDown(c);
       const controller = new AbortController();
+      const onShutdown = () => controller.abort(shutdown?.reason);
+      shutdown?.addEventListener('abort', onShutdown, { once: true });
       const timer = setTimeout(() => controller.abort(new Error('request timeout')), deps.config.requestTimeoutMs);
       // The client going away shows as the Node response closing before it was written (the request's own 'close'
       // fires as soon as its body has been read, so it cannot tell).
@@ -61,10 +75,12 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
         const parent = parseTraceparent(c.req.header('traceparent')) ?? undefined;
         const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system, parent }, controller.signal);
         if (result.traceparent) c.header('traceparent', result.traceparent);
+        if (shutdown?.aborted) return shuttingDown(c, result.traceId);
         return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
       } finally {
         clearTimeout(timer);
         outgoing?.off('close', onClose);
+        shutdown?.removeEventListener('abort', onShutdown);
       }
     },
   );
