@@ -148,6 +148,7 @@ describe('traces out and through', () => {
   it("forwards only the service's own runs: traces ingested from other agents are stored, not sent on", async () => {
     const foreign = '5bf92f3577b34da6a000000000000009';
     await ingest(svc.url, API, [{ traceId: foreign, agent: 'elsewhere', error: true, spans: 2 }]);
+    await svc.ingest.flush();
     await svc.tracer.forceFlush();
     expect(await svc.store.get(foreign)).not.toBeNull();
     expect(collected.some((r) => JSON.stringify(r.body).includes(foreign))).toBe(false);

@@ -24,6 +24,7 @@ describe('/metrics of a running service', () => {
     // A circuit that trips: its state and call counters show up with their labels.
     const breaker = svc.service.circuits.getOrCreate('exa', { threshold: 1 });
     await breaker.execute(() => Promise.reject(new Error('exa down'))).catch(() => undefined);
+    await svc.service.ingest.flush();
     await svc.service.tracer.forceFlush();
     const page = (await (await fetch(`${url}/api/traces`, { headers: auth })).json()) as { traces: { traceId: string }[] };
     await fetch(`${url}/api/traces/${page.traces[0]!.traceId}`, { headers: auth });
@@ -53,7 +54,8 @@ describe('/metrics of a running service', () => {
   it('reflects the traffic: circuit state and calls, traces by outcome, runs by status, requests by route', () => {
     expect(exposition).toMatch(/^agentex_circuit_state\{circuit="exa"\} 2$/m);
     expect(exposition).toMatch(/^agentex_circuit_calls_total\{circuit="exa",outcome="failure"\} 1$/m);
-    expect(exposition).toMatch(/^agentex_traces_total\{outcome="stored"\} 3$/m);
+    // Ingested traces are assembled in the store and counted apart from the tracer pipeline of our own runs.
+    expect(exposition).toMatch(/^agentex_ingest_traces_total\{result="stored"\} 3$/m);
     expect(exposition).toMatch(/^agentex_agent_runs_total\{status="error"\} 1$/m);
     expect(exposition).toMatch(/^agentex_agent_runs_total\{status="success"\} 2$/m);
     expect(exposition).toMatch(/^agentex_http_requests_total\{method="GET",route="\/api\/traces\/:id",status="200"\} 1$/m);

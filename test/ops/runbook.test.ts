@@ -137,6 +137,7 @@ describe('docs/runbook.md, command by command', () => {
     ]);
     const exa = svc.service.circuits.getOrCreate('exa', { threshold: 1, cooldownMs: 600_000 });
     await exa.execute(() => Promise.reject(new Error('exa: 503 Service Unavailable'))).catch(() => undefined);
+    await svc.service.ingest.flush();
     await svc.service.tracer.forceFlush();
 
     const { AGENTEX_DATABASE_URL: _d, AGENTEX_URL: _u, AGENTEX_TOKEN: _t, AGENTEX_API_TOKEN: _a, AGENTEX_ADMIN_TOKEN: _ad, ...inherited } = process.env;
