@@ -366,28 +366,13 @@ class PostgresTraceStore implements TraceStore {
         [sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body].forEach((v, i) => s[i]!.push(v)),
       );
     }
-    await this.gate
-      .execute(async () => {
-        let client: PoolClient | undefined;
-        try {
-          client = await this.pool.connect();
-          await client.query('BEGIN');
-          await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: [...t, origin] });
-          await client.query({ name: 'agentex_delete_spans', text: DELETE_SPANS, values: [t[0]] });
-          if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
-          await client.query('COMMIT');
-          this.counts.batchesWritten++;
-          this.counts.tracesWritten += chunk.length;
-        } catch (err) {
-          await client?.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        } finally {
-          client?.release();
-        }
-      })
-      .catch((err: unknown) => {
-        throw new StoreUnavailableError('postgres', 'put', err);
-      });
+    await this.transaction('put', async (client) => {
+      await client.query({ name: 'agentex_upsert_traces', text: UPSERT_TRACES, values: [...t, origin] });
+      await client.query({ name: 'agentex_delete_spans', text: DELETE_SPANS, values: [t[0]] });
+      if (s[0]!.length > 0) await client.query({ name: 'agentex_insert_spans', text: INSERT_SPANS, values: s });
+    });
+    this.counts.batchesWritten++;
+    this.counts.tracesWritten += chunk.length;
   }
 
   async get(traceId: string): Promise<TraceRecord | null> {
