@@ -3,7 +3,9 @@
  * instrumented by OpenInference and by OpenLLMetry, exporting through the official OTLP exporters (protobuf and JSON)
  * to the real `agentex serve` process. Each test asserts what a person debugging the run needs in the stored trace:
  * every model call with model and tokens, every tool call with name, input and output, the failing tool's error,
- * and the user. Spans are sent in one request (BatchSpanProcessor + forceFlush).
+ * and the user, in a whole trace (every span under its parent) whether the spans came in one request
+ * (BatchSpanProcessor + forceFlush) or one request each, children first (SimpleSpanProcessor). interop.processors.test.ts
+ * runs the full matrix in process, and long runs split across many requests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,14 +13,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter as OTLPHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAIEmulator } from '../src/emulators/index.js';
-import type { SpanRecord, TraceRecord } from '../src/trace/model.js';
-import { EXPLODE_ERROR, LOOKUP_OUTPUT, USER, SESSION, runAiSdk, runOpenAIAgent } from './interop/producers.js';
+import type { TraceRecord } from '../src/trace/model.js';
+import { expectDebuggable, expectWhole, instrumentOpenAI, providerFor } from './interop/harness.js';
+import { runAiSdk, runOpenAIAgent } from './interop/producers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -43,25 +42,6 @@ function serveProcess(sqlitePath: string): Promise<{ child: ChildProcess; url: s
   });
 }
 
-type Encoding = 'protobuf' | 'json';
-
-/** A provider exporting to the service with the official exporter; an in-memory copy tells us the trace id. */
-function providerFor(url: string, encoding: Encoding, service: string) {
-  const options = { url: `${url}/v1/traces`, headers: { Authorization: `Bearer ${API}` } };
-  const exporter = encoding === 'protobuf' ? new OTLPProtoExporter(options) : new OTLPHttpJsonExporter(options);
-  const local = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': service }),
-    spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000 }), new SimpleSpanProcessor(local)],
-  });
-  const traceId = () => {
-    const ids = new Set(local.getFinishedSpans().map((s) => s.spanContext().traceId));
-    expect(ids.size).toBe(1);
-    return [...ids][0]!;
-  };
-  return { provider, traceId, spanCount: () => local.getFinishedSpans().length };
-}
-
 async function storedTrace(url: string, traceId: string, spans: number): Promise<TraceRecord> {
   let last: TraceRecord | undefined;
   for (let i = 0; i < 200; i++) {
@@ -73,29 +53,6 @@ async function storedTrace(url: string, traceId: string, spans: number): Promise
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`trace ${traceId} not stored with ${spans} spans: ${JSON.stringify(last)?.slice(0, 500)}`);
-}
-
-/** What a person debugging the run needs to see, whatever the convention. */
-function expectDebuggable(trace: TraceRecord, expected: { models: string[]; inputTokens: number[] }): void {
-  expect(trace.userId).toBe(USER);
-  expect(trace.status).toBe('error');
-  const llm = trace.spans.filter((s): s is Extract<SpanRecord, { kind: 'llm' }> => s.kind === 'llm');
-  expect(llm.map((s) => s.model)).toEqual(expected.models);
-  expect(llm.map((s) => s.usage?.inputTokens).sort((a, b) => a! - b!)).toEqual(expected.inputTokens);
-  for (const s of llm) {
-    expect(s.usage!.outputTokens).toBeGreaterThan(0);
-    expect(s.input).toBeDefined();
-    expect(s.output).toBeDefined();
-  }
-  const tools = trace.spans.filter((s): s is Extract<SpanRecord, { kind: 'tool' }> => s.kind === 'tool');
-  const lookup = tools.find((s) => s.toolName === 'lookup')!;
-  const explode = tools.find((s) => s.toolName === 'explode')!;
-  expect(JSON.stringify(lookup.input)).toMatch(/Paris/);
-  expect(JSON.stringify(lookup.output)).toContain(LOOKUP_OUTPUT);
-  expect(lookup.status).toBe('ok');
-  expect(explode.status).toBe('error');
-  expect(explode.error?.message).toContain(EXPLODE_ERROR);
-  expect(trace.metadata).toMatchObject({ source: 'otlp', sessionId: SESSION });
 }
 
 describe('real OTLP producers into agentex serve', () => {
@@ -120,14 +77,17 @@ describe('real OTLP producers into agentex serve', () => {
   });
 
   it.each([
-    ['otel', 'protobuf'],
-    ['legacy', 'json'],
-  ] as const)('Vercel AI SDK 7, %s integration, %s exporter', async (integration, encoding) => {
-    const p = providerFor(server.url, encoding, 'ai-sdk-app');
+    ['otel', 'protobuf', 'batch'],
+    ['legacy', 'json', 'batch'],
+    ['otel', 'json', 'simple'],
+    ['legacy', 'protobuf', 'simple'],
+  ] as const)('Vercel AI SDK 7, %s integration, %s exporter, %s span processor', async (integration, encoding, processor) => {
+    const p = providerFor(server.url, { encoding, processor, service: 'ai-sdk-app', token: API });
     expect(await runAiSdk(p.provider.getTracer('ai'), integration)).toBe('Paris is big.');
     await p.provider.forceFlush();
-    const trace = await storedTrace(server.url, p.traceId(), p.spanCount());
+    const trace = await storedTrace(server.url, p.traceId(), p.spans().length);
     await p.provider.shutdown();
+    expectWhole(trace, p.spans());
     expectDebuggable(trace, { models: ['scripted-model-1', 'scripted-model-1'], inputTokens: [100, 150] });
     expect(trace.agent).toBe('city-agent');
     const first = trace.spans.find((s) => s.kind === 'llm' && s.usage?.inputTokens === 100);
@@ -136,9 +96,11 @@ describe('real OTLP producers into agentex serve', () => {
   }, 60_000);
 
   it.each([
-    ['openinference', 'protobuf'],
-    ['openllmetry', 'json'],
-  ] as const)('openai SDK 6 instrumented by %s, %s exporter', async (convention, encoding) => {
+    ['openinference', 'protobuf', 'batch'],
+    ['openllmetry', 'json', 'batch'],
+    ['openinference', 'json', 'simple'],
+    ['openllmetry', 'protobuf', 'simple'],
+  ] as const)('openai SDK 6 instrumented by %s, %s exporter, %s span processor', async (convention, encoding, processor) => {
     const openai = await import('openai');
     const emulator = await startOpenAIEmulator({
       script: [
@@ -146,21 +108,8 @@ describe('real OTLP producers into agentex serve', () => {
         { text: 'Paris is big.', usage: { inputTokens: 80, outputTokens: 5 } },
       ],
     });
-    const p = providerFor(server.url, encoding, `${convention}-app`);
-    let disable: () => void;
-    if (convention === 'openinference') {
-      const { OpenAIInstrumentation } = await import('@arizeai/openinference-instrumentation-openai');
-      const inst = new OpenAIInstrumentation({ tracerProvider: p.provider });
-      // Its declared parameter type is the class, but it patches `module.OpenAI`: the module namespace is what it needs.
-      inst.manuallyInstrument(openai as unknown as Parameters<typeof inst.manuallyInstrument>[0]);
-      disable = () => inst.disable();
-    } else {
-      const { OpenAIInstrumentation } = await import('@traceloop/instrumentation-openai');
-      const inst = new OpenAIInstrumentation();
-      inst.setTracerProvider(p.provider);
-      inst.manuallyInstrument(openai.default);
-      disable = () => inst.disable();
-    }
+    const p = providerFor(server.url, { encoding, processor, service: `${convention}-app`, token: API });
+    const disable = await instrumentOpenAI(openai, convention, p.provider);
     try {
       expect(await runOpenAIAgent(openai, emulator.url, p.provider, convention)).toBe('Paris is big.');
     } finally {
@@ -168,8 +117,9 @@ describe('real OTLP producers into agentex serve', () => {
       await emulator.close();
     }
     await p.provider.forceFlush();
-    const trace = await storedTrace(server.url, p.traceId(), p.spanCount());
+    const trace = await storedTrace(server.url, p.traceId(), p.spans().length);
     await p.provider.shutdown();
+    expectWhole(trace, p.spans());
     expectDebuggable(trace, { models: ['gpt-4o-mini', 'gpt-4o-mini'], inputTokens: [50, 80] });
     expect(trace.agent).toBe('city-agent');
     expect(trace.finalOutput).toBe('Paris is big.');

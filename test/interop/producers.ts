@@ -45,6 +45,53 @@ function scriptedModel(): MockLanguageModelV4 {
   });
 }
 
+/** A scripted long run: `steps` model calls asking for `lookup`, then one answering. */
+function longModel(steps: number): MockLanguageModelV4 {
+  const calling = Array.from({ length: steps }, (_, i) => ({
+    content: [{ type: 'tool-call' as const, toolCallId: `call-${i}`, toolName: 'lookup', input: JSON.stringify({ city: `Paris-${i}` }) }],
+    finishReason: { unified: 'tool-calls' as const, raw: 'tool_calls' },
+    usage: usage(100 + i, 10),
+    warnings: [],
+  }));
+  const answer = { content: [{ type: 'text' as const, text: 'Done.' }], finishReason: { unified: 'stop' as const, raw: 'stop' }, usage: usage(999, 2), warnings: [] };
+  return new MockLanguageModelV4({ provider: 'scripted', modelId: 'scripted-model-1', doGenerate: [...calling, answer] });
+}
+
+/**
+ * A long agent run with the AI SDK's OpenTelemetry integration: `steps` tool-calling steps, then an answer. `afterTool`
+ * runs inside each tool call (after its work), e.g. to export what has ended so far, as a long run's batches would.
+ */
+export async function runLongAiSdk(tracer: Tracer, steps: number, afterTool: (step: number) => Promise<void>): Promise<string> {
+  let step = 0;
+  const result = await generateText({
+    model: longModel(steps),
+    prompt: 'Look up every city.',
+    stopWhen: stepCountIs(steps + 1),
+    tools: {
+      lookup: tool({
+        description: 'Look a city up',
+        inputSchema: z.object({ city: z.string() }),
+        execute: async ({ city }) => {
+          await afterTool(step++);
+          return `${city}: ${LOOKUP_OUTPUT}`;
+        },
+      }),
+    },
+    runtimeContext: { userId: USER, sessionId: SESSION },
+    telemetry: {
+      functionId: 'long-agent',
+      integrations: [
+        new OpenTelemetry({
+          tracer,
+          agentSpanName: 'functionId',
+          enrichSpan: ({ spanType }) => (spanType === 'operation' ? { 'user.id': USER, 'gen_ai.conversation.id': SESSION } : undefined),
+        }),
+      ],
+    },
+  });
+  return result.text;
+}
+
 /** Runs a two-step tool-calling `generateText` with the AI SDK's OpenTelemetry (or legacy) integration. */
 export async function runAiSdk(tracer: Tracer, integration: 'otel' | 'legacy'): Promise<string> {
   // The OTel integration adds the caller's own attributes through `enrichSpan`; the legacy one records runtime context.
