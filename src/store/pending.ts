@@ -239,7 +239,8 @@ const rank: Record<TraceStatus, number> = { running: 0, success: 1, timeout: 2, 
 /**
  * Merges an incoming (assembled) trace into a stored ingested one. Stored spans are never rewritten: a repeated span
  * id is a duplicate when identical, a conflict when not (the stored one is kept either way). The user, agent and final
- * output stay as stored when set (a different incoming value is a conflict), and are filled when empty. Times widen,
+ * output stay as stored when set (a different incoming value is a conflict), and are filled when empty; so are the
+ * metadata keys the stored trace lacks. Times widen,
  * the worst status wins, iterations count llm spans, `metadata.partial` is cleared once a root span is present.
  * Spans past `maxSpans` are dropped and counted in `droppedSpans`.
  */
@@ -276,7 +277,8 @@ export function mergeIntoStored(stored: TraceRecord, incoming: TraceRecord, maxS
   const ends = [stored.endedAt, incoming.endedAt].filter((e): e is number => e !== null && e !== undefined);
   const endedAt = ends.length > 0 ? Math.max(...ends) : null;
   const status = rank[incoming.status] > rank[stored.status] && incoming.status !== 'running' ? incoming.status : stored.status;
-  const metadata: Record<string, unknown> = { ...stored.metadata };
+  // Keys the stored trace lacks are filled from the incoming one (a session id on a root that came late); stored wins.
+  const metadata: Record<string, unknown> = { ...incoming.metadata, ...stored.metadata };
   if (all.some(isRoot)) delete metadata.partial;
   else metadata.partial = true;
   const droppedSpans = (stored.droppedSpans ?? 0) + (incoming.droppedSpans ?? 0) + dropped;
