@@ -67,7 +67,7 @@ export interface ModelProvider {
   readonly model: string;
   /**
    * Runs one model call.
-   * @throws HttpStatusError, MalformedResponseError, the network error or abort reason (see `tools/http.ts`),
+   * @throws HttpStatusError, MalformedResponseError, the network error or abort reason (see `common/http.ts`),
    *   ValidationError when the request itself is malformed.
    */
   complete(request: CompletionRequest): Promise<CompletionResponse>;
