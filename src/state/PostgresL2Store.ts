@@ -4,8 +4,8 @@ import type { Pool, PoolConfig } from 'pg';
 import { InvalidOptionsError } from '../common/errors.js';
 import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from '../store/errors.js';
-import { migratePostgres, type Migration } from '../store/migrations.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migratePostgres, type Migration } from '../common/persistence/migrations.js';
 import { L2_PURGE_CHUNK, type L2Entry, type L2Store, type StateLogger } from './L2Store.js';
 
 export interface PostgresL2StoreOptions {

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from '../store/errors.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
 import type { L2Entry, L2Store, StateLogger } from './L2Store.js';
 
 export interface RedisL2StoreOptions {

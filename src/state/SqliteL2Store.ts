@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { StoreClosedError, StoreUnavailableError } from '../store/errors.js';
-import { migrateSqlite, type Migration } from '../store/migrations.js';
+import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migrateSqlite, type Migration } from '../common/persistence/migrations.js';
 import { L2_PURGE_CHUNK, type L2Entry, type L2Store } from './L2Store.js';
 
 export interface SqliteL2StoreOptions {

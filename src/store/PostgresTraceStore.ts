@@ -9,8 +9,8 @@ import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from './errors.js';
-import { migratePostgres, type Migration } from './migrations.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migratePostgres, type Migration } from '../common/persistence/migrations.js';
 import {
   emptyStatusCounts,
   isArrayValue,

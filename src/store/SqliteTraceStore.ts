@@ -12,8 +12,8 @@ import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
-import { StoreClosedError, StoreUnavailableError } from './errors.js';
-import { migrateSqlite, type Migration } from './migrations.js';
+import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migrateSqlite, type Migration } from '../common/persistence/migrations.js';
 import {
   emptyStatusCounts,
   isArrayValue,
