@@ -4,16 +4,15 @@
  */
 /* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous: these async methods implement the
    shared Promise interface and turn every throw (validation included) into a rejection. */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
 import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
-import { migrateSqlite, type Migration } from '../common/persistence/migrations.js';
+import type { Migration } from '../common/persistence/migrations.js';
+import { openSqlite } from '../common/persistence/sqlite.js';
 import {
   emptyStatusCounts,
   isArrayValue,
@@ -217,22 +216,7 @@ function resolveOptions(options: SqliteTraceStoreOptions) {
  */
 export function createSqliteTraceStore(options: SqliteTraceStoreOptions = {}): TraceStore {
   const o = resolveOptions(options);
-  let db: Database.Database;
-  try {
-    if (o.file !== ':memory:' && !o.file.startsWith('file:')) mkdirSync(path.dirname(path.resolve(o.file)), { recursive: true });
-    db = new Database(o.file);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${o.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`busy_timeout = ${o.busyTimeoutMs}`);
-  } catch (err) {
-    throw new StoreUnavailableError('sqlite', 'open', err);
-  }
-  try {
-    migrateSqlite(db, 'traces', SQLITE_TRACE_MIGRATIONS);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openSqlite(o.file, { synchronous: o.synchronous, busyTimeoutMs: o.busyTimeoutMs, component: 'traces', migrations: SQLITE_TRACE_MIGRATIONS });
   let checkpointer: WalCheckpointer | null = null;
   if (o.walCheckpoint === 'background' && db.pragma('journal_mode', { simple: true }) === 'wal') {
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
