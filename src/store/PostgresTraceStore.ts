@@ -19,10 +19,9 @@ import {
   normaliseTimeseriesQuery,
   normaliseTraceId,
   userKey,
-  validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -343,12 +342,10 @@ class PostgresTraceStore implements TraceStore {
     const now = Date.now();
     // Validate everything first; the last version of a trace repeated in one batch wins (an upsert may touch a row once).
     const byId = new Map<string, { trace: TraceRecord; expiresAt: number }>();
-    traces.forEach((trace, i) => {
-      const traceId = validateTrace(trace, i);
-      const ttl = this.o.retentionFor?.(trace) ?? this.o.retentionMs;
-      byId.delete(traceId);
-      byId.set(traceId, { trace, expiresAt: Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)) });
-    });
+    for (const prepared of prepareTraces(traces, now, this.o)) {
+      byId.delete(prepared.traceId);
+      byId.set(prepared.traceId, { trace: prepared.trace, expiresAt: prepared.expiresAt });
+    }
     const all = [...byId.entries()];
     for (let start = 0; start < all.length; start += this.o.maxBatchTraces) {
       options.signal?.throwIfAborted();
@@ -662,8 +659,7 @@ class PostgresTraceStore implements TraceStore {
           r.sampledOut++;
           continue;
         }
-        const ttl = this.o.retentionFor?.(m.record) ?? this.o.retentionMs;
-        const tr = toTraceRow(m.record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+        const tr = toTraceRow(m.record, c.traceId, expiresAt(m.record, now, this.o));
         [tr.traceId, tr.userId, tr.agent, tr.status, tr.startedAt, tr.endedAt, tr.durationMs, tr.spanCount, tr.expiresAt, tr.body].forEach((v, i) => t[i]!.push(v));
         pendingSpans.set(c.traceId, { added: m.added, seqStart });
         outcomes.set(c.traceId, { m, merged: row !== undefined });

@@ -21,10 +21,9 @@ import {
   normaliseTimeseriesQuery,
   normaliseTraceId,
   userKey,
-  validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -372,11 +371,7 @@ class SqliteTraceStore implements TraceStore {
     if (origin !== 'own' && origin !== 'ingest') throw new ValidationError('origin', "Expected `origin` to be 'own' or 'ingest'");
     const now = Date.now();
     // Validate the whole batch before writing any of it.
-    const rows = traces.map((trace, i) => {
-      const traceId = validateTrace(trace, i);
-      const ttl = this.o.retentionFor?.(trace) ?? this.o.retentionMs;
-      return { trace, traceId, expiresAt: Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)) };
-    });
+    const rows = prepareTraces(traces, now, this.o);
     let start = 0;
     while (start < rows.length) {
       let end = start;
@@ -641,8 +636,7 @@ class SqliteTraceStore implements TraceStore {
             }
             const origin = p.origin.get(c.traceId) as TraceOrigin | undefined;
             const write = (record: TraceRecord, spans: readonly SpanRecord[], seqStart: number) => {
-              const ttl = this.o.retentionFor?.(record) ?? this.o.retentionMs;
-              const row = toTraceRow(record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+              const row = toTraceRow(record, c.traceId, expiresAt(record, now, this.o));
               s.upsertTrace.run(row.traceId, row.userId, row.agent, row.status, row.startedAt, row.endedAt, row.durationMs, row.spanCount, row.expiresAt, row.body, 'ingest');
               forEachSpanRow({ spans: spans as SpanRecord[] }, c.traceId, (sp) =>
                 s.insertSpan.run(sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body), seqStart);
