@@ -3,7 +3,7 @@
  * Batches are written with a fixed set of named (prepared) statements that take whole columns as arrays, so a batch
  * of any size is three round trips in one transaction.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
@@ -229,7 +229,8 @@ export async function createPostgresTraceStore(options: PostgresTraceStoreOption
     statement_timeout: o.statementTimeoutMs,
   };
   if (o.schema !== undefined) config.options = `-c search_path=${o.schema}`;
-  const pool = o.pool ?? new pg.Pool(config);
+  // The driver loads here, when a Postgres store is opened: importing this module never loads `pg`.
+  const pool = o.pool ?? new (await import('pg')).default.Pool(config);
   // An idle client losing its connection emits on the pool; unhandled, that would crash the process.
   const onPoolError = (err: Error) => o.logger.warn({ backend: 'postgres', error: describeCause(err) }, 'idle Postgres connection failed');
   pool.on('error', onPoolError);
