@@ -8,7 +8,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
-      exclude: ['src/**/*.test.ts', 'src/**/*.case.ts', 'src/**/index.ts', 'src/cli/main.ts', 'src/trace/model.ts', 'src/server/ui/**', 'src/agent/chaos/**', 'src/**/testing/**'],
+      exclude: ['src/**/*.test.ts', 'src/**/*.case.ts', 'src/**/index.ts', 'src/cli/main.ts', 'src/trace/model.ts', 'src/server/ui/**', 'src/**/testing/**'],
       reporter: ['text-summary', 'json-summary'],
       thresholds: {
         lines: 85,

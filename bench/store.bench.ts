@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { createPostgresTraceStore, createSqliteTraceStore, createTraceStoreExporter, type TraceStore } from '../src/store/index.js';
 import { makeTrace, randomTraceId } from '../src/store/testing/fixtures.js';
-import { createTestSchema } from '../src/store/testing/postgres.js';
+import { createTestSchema } from '../src/common/persistence/testing/postgres.js';
 import type { TraceRecord, TraceStatus } from '../src/trace/model.js';
 import { formatNs, measureAsync, median, table, type BenchSuite } from './lib.js';
 

@@ -181,7 +181,7 @@ export function buildProgram(): Command {
     .description('run a scripted session against local emulators (no API keys needed): an Exa outage and its recovery')
     .option('--sqlite-path <path>', 'SQLite file for the demo traces (default ./data/agentex.db)')
     .action(async (opts: { sqlitePath?: string }) => {
-      const { runDemo } = await import('../agent/demo.js');
+      const { runDemo } = await import('./demo.js');
       await runDemo({ sqlitePath: opts.sqlitePath ?? process.env.AGENTEX_SQLITE_PATH, out: (line: string) => print(line) });
     });
 

@@ -2,7 +2,8 @@
  * Error classification shared by retry (what to retry) and the circuit breaker (what counts as a failure).
  */
 import { AgentexError } from '../common/errors.js';
-import { CircuitOpenError, HttpStatusError, TimeoutError } from './errors.js';
+import { HttpStatusError } from '../common/httpStatus.js';
+import { CircuitOpenError, TimeoutError } from './errors.js';
 
 /** Error codes of network failures that usually go away on their own (Node and undici spellings). */
 export const TRANSIENT_NETWORK_CODES: ReadonlySet<string> = new Set([

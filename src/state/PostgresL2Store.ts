@@ -1,11 +1,11 @@
 /** The L2 on Postgres: one table shared by every service instance. */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Pool, PoolConfig } from 'pg';
 import { InvalidOptionsError } from '../common/errors.js';
 import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from '../store/errors.js';
-import { migratePostgres, type Migration } from '../store/migrations.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migratePostgres, type Migration } from '../common/persistence/migrations.js';
 import { L2_PURGE_CHUNK, type L2Entry, type L2Store, type StateLogger } from './L2Store.js';
 
 export interface PostgresL2StoreOptions {
@@ -73,7 +73,8 @@ export async function createPostgresL2Store(options: PostgresL2StoreOptions): Pr
   assertNumber(where, 'statementTimeoutMs', statementTimeoutMs, { integer: true, min: 1 });
   const config: PoolConfig = { connectionString: url, max: maxConnections, connectionTimeoutMillis: connectionTimeoutMs, statement_timeout: statementTimeoutMs };
   if (schema !== undefined) config.options = `-c search_path=${schema}`;
-  const pool = given ?? new pg.Pool(config);
+  // The driver loads here, when a Postgres store is opened: importing this module never loads `pg`.
+  const pool = given ?? new (await import('pg')).default.Pool(config);
   const onError = (err: Error) => logger.warn({ backend: 'postgres', error: describeCause(err) }, 'idle Postgres connection failed');
   pool.on('error', onError);
   try {

@@ -3,10 +3,10 @@
  * (no offline queue) and the client reconnects in the background, so an outage degrades the state manager to L1
  * instead of stalling the agent.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from '../store/errors.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
 import type { L2Entry, L2Store, StateLogger } from './L2Store.js';
 
 export interface RedisL2StoreOptions {
@@ -42,7 +42,9 @@ export async function createRedisL2Store(options: RedisL2StoreOptions): Promise<
   assertNumber(where, 'connectTimeoutMs', connectTimeoutMs, { integer: true, min: 1 });
   assertNumber(where, 'commandTimeoutMs', commandTimeoutMs, { integer: true, min: 1 });
   assertNumber(where, 'maxReconnectDelayMs', maxReconnectDelayMs, { integer: true, min: 1 });
-  const client = new Redis(url, {
+  // The driver loads here, when a Redis store is opened: importing this module never loads `ioredis`.
+  const ioredis = await import('ioredis');
+  const client = new ioredis.Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -1,12 +1,11 @@
 /** The embedded L2: a table in a SQLite file (WAL), by default the same file as the trace store. */
 /* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous: these async methods implement the
    shared Promise interface and turn every throw (validation included) into a rejection. */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import { StoreClosedError, StoreUnavailableError } from '../store/errors.js';
-import { migrateSqlite, type Migration } from '../store/migrations.js';
+import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import type { Migration } from '../common/persistence/migrations.js';
+import { openSqlite } from '../common/persistence/sqlite.js';
 import { L2_PURGE_CHUNK, type L2Entry, type L2Store } from './L2Store.js';
 
 export interface SqliteL2StoreOptions {
@@ -41,22 +40,7 @@ export function createSqliteL2Store(options: SqliteL2StoreOptions = {}): L2Store
   const { path: file = './data/agentex.db', busyTimeoutMs = 5000 } = options;
   assertString('createSqliteL2Store', 'path', file, 4096);
   assertNumber('createSqliteL2Store', 'busyTimeoutMs', busyTimeoutMs, { integer: true, min: 0 });
-  let db: Database.Database;
-  try {
-    if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  } catch (err) {
-    throw new StoreUnavailableError('sqlite', 'open', err);
-  }
-  try {
-    migrateSqlite(db, 'state', SQLITE_STATE_MIGRATIONS);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openSqlite(file, { busyTimeoutMs, component: 'state', migrations: SQLITE_STATE_MIGRATIONS });
   return new SqliteL2Store(db);
 }
 

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { circuitBreaker } from '../resilience/index.js';
-import { createTestSchema, PG_URL, REDIS_URL, reportSkipped, type TestSchema } from '../store/testing/postgres.js';
+import { createTestSchema, PG_URL, REDIS_URL, reportSkipped, type TestSchema } from '../common/persistence/testing/postgres.js';
 import { createL2Store } from './createL2Store.js';
 import { ValueNotSerializableError, ValueTooLargeError } from './errors.js';
 import type { L2Store } from './L2Store.js';

@@ -6,7 +6,7 @@
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber } from '../common/options.js';
 import { circuitBreaker, isCircuitOpenError, type CircuitBreaker } from '../resilience/index.js';
-import { describeCause } from '../store/errors.js';
+import { describeCause } from '../common/persistence/errors.js';
 import { ValueNotSerializableError, ValueTooLargeError } from './errors.js';
 import { L1Cache, type L1CacheOptions, type L1Stats } from './L1Cache.js';
 import type { L2Store, StateLogger } from './L2Store.js';

@@ -4,9 +4,8 @@
  */
 import { InvalidOptionsError } from '../common/errors.js';
 import type { L2Store } from './L2Store.js';
-import { createPostgresL2Store, type PostgresL2StoreOptions } from './PostgresL2Store.js';
-import { createRedisL2Store, type RedisL2StoreOptions } from './RedisL2Store.js';
-import { createSqliteL2Store } from './SqliteL2Store.js';
+import type { PostgresL2StoreOptions } from './PostgresL2Store.js';
+import type { RedisL2StoreOptions } from './RedisL2Store.js';
 
 export interface L2StoreOptions {
   /** `redis://…`, `postgres://…`, `sqlite:<path>` or a path. Default: SQLite at `./data/agentex.db`. */
@@ -29,13 +28,17 @@ export async function createL2Store(options: L2StoreOptions = {}): Promise<L2Sto
   }
   if (url !== undefined && /^rediss?:\/\//.test(url)) {
     if (schema !== undefined) throw new InvalidOptionsError('createL2Store.schema', '`schema` does not apply to Redis');
+    // Only the chosen backend (and its driver) is loaded: a SQLite user never loads `ioredis` or `pg`.
+    const { createRedisL2Store } = await import('./RedisL2Store.js');
     return createRedisL2Store({ url, ...(keyPrefix === undefined ? {} : { keyPrefix }), ...(logger ? { logger } : {}) });
   }
   if (keyPrefix !== undefined) throw new InvalidOptionsError('createL2Store.keyPrefix', '`keyPrefix` only applies to Redis');
   if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
+    const { createPostgresL2Store } = await import('./PostgresL2Store.js');
     return createPostgresL2Store({ url, ...(schema === undefined ? {} : { schema }), ...(logger ? { logger } : {}) });
   }
   if (schema !== undefined) throw new InvalidOptionsError('createL2Store.schema', '`schema` only applies to Postgres');
   const file = url?.replace(/^sqlite:(\/\/)?/, '');
+  const { createSqliteL2Store } = await import('./SqliteL2Store.js');
   return createSqliteL2Store(file === undefined ? {} : { path: file });
 }

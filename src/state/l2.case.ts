@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreClosedError } from '../store/errors.js';
+import { StoreClosedError } from '../common/persistence/errors.js';
 import type { L2Store } from './L2Store.js';
 
 export interface L2Contract {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../common/errors.js';
-import { SchemaVersionError, StoreUnavailableError } from './errors.js';
+import { SchemaVersionError, StoreUnavailableError } from '../common/persistence/errors.js';
 import { createPostgresTraceStore, POSTGRES_TRACE_MIGRATIONS } from './PostgresTraceStore.js';
-import { createTestSchema, PG_URL, reportSkipped, type TestSchema } from './testing/postgres.js';
+import { createTestSchema, PG_URL, reportSkipped, type TestSchema } from '../common/persistence/testing/postgres.js';
 import { makeTrace } from './testing/fixtures.js';
 import { runTraceStoreContract } from './traceStore.case.js';
 import { createTraceStore } from './createTraceStore.js';

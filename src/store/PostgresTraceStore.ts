@@ -3,14 +3,14 @@
  * Batches are written with a fixed set of named (prepared) statements that take whole columns as arrays, so a batch
  * of any size is three round trips in one transaction.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
-import { describeCause, StoreClosedError, StoreUnavailableError } from './errors.js';
-import { migratePostgres, type Migration } from './migrations.js';
+import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import { migratePostgres, type Migration } from '../common/persistence/migrations.js';
 import {
   emptyStatusCounts,
   isArrayValue,
@@ -19,10 +19,9 @@ import {
   normaliseTimeseriesQuery,
   normaliseTraceId,
   userKey,
-  validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -230,7 +229,8 @@ export async function createPostgresTraceStore(options: PostgresTraceStoreOption
     statement_timeout: o.statementTimeoutMs,
   };
   if (o.schema !== undefined) config.options = `-c search_path=${o.schema}`;
-  const pool = o.pool ?? new pg.Pool(config);
+  // The driver loads here, when a Postgres store is opened: importing this module never loads `pg`.
+  const pool = o.pool ?? new (await import('pg')).default.Pool(config);
   // An idle client losing its connection emits on the pool; unhandled, that would crash the process.
   const onPoolError = (err: Error) => o.logger.warn({ backend: 'postgres', error: describeCause(err) }, 'idle Postgres connection failed');
   pool.on('error', onPoolError);
@@ -343,12 +343,10 @@ class PostgresTraceStore implements TraceStore {
     const now = Date.now();
     // Validate everything first; the last version of a trace repeated in one batch wins (an upsert may touch a row once).
     const byId = new Map<string, { trace: TraceRecord; expiresAt: number }>();
-    traces.forEach((trace, i) => {
-      const traceId = validateTrace(trace, i);
-      const ttl = this.o.retentionFor?.(trace) ?? this.o.retentionMs;
-      byId.delete(traceId);
-      byId.set(traceId, { trace, expiresAt: Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)) });
-    });
+    for (const prepared of prepareTraces(traces, now, this.o)) {
+      byId.delete(prepared.traceId);
+      byId.set(prepared.traceId, { trace: prepared.trace, expiresAt: prepared.expiresAt });
+    }
     const all = [...byId.entries()];
     for (let start = 0; start < all.length; start += this.o.maxBatchTraces) {
       options.signal?.throwIfAborted();
@@ -662,8 +660,7 @@ class PostgresTraceStore implements TraceStore {
           r.sampledOut++;
           continue;
         }
-        const ttl = this.o.retentionFor?.(m.record) ?? this.o.retentionMs;
-        const tr = toTraceRow(m.record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+        const tr = toTraceRow(m.record, c.traceId, expiresAt(m.record, now, this.o));
         [tr.traceId, tr.userId, tr.agent, tr.status, tr.startedAt, tr.endedAt, tr.durationMs, tr.spanCount, tr.expiresAt, tr.body].forEach((v, i) => t[i]!.push(v));
         pendingSpans.set(c.traceId, { added: m.added, seqStart });
         outcomes.set(c.traceId, { m, merged: row !== undefined });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../common/errors.js';
-import { SchemaVersionError, StoreUnavailableError } from './errors.js';
+import { SchemaVersionError, StoreUnavailableError } from '../common/persistence/errors.js';
 import { createSqliteTraceStore, LIST_STATEMENT_CACHE, SQLITE_TRACE_MIGRATIONS } from './SqliteTraceStore.js';
 import { listSql } from './sql.js';
 import { makeTrace } from './testing/fixtures.js';

@@ -4,16 +4,15 @@
  */
 /* eslint-disable @typescript-eslint/require-await -- better-sqlite3 is synchronous: these async methods implement the
    shared Promise interface and turn every throw (validation included) into a rejection. */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { SpanRecord, TraceRecord, TraceStatus } from '../trace/model.js';
-import { StoreClosedError, StoreUnavailableError } from './errors.js';
-import { migrateSqlite, type Migration } from './migrations.js';
+import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
+import type { Migration } from '../common/persistence/migrations.js';
+import { openSqlite } from '../common/persistence/sqlite.js';
 import {
   emptyStatusCounts,
   isArrayValue,
@@ -22,10 +21,9 @@ import {
   normaliseTimeseriesQuery,
   normaliseTraceId,
   userKey,
-  validateTrace,
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
-import { forEachSpanRow, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -217,22 +215,7 @@ function resolveOptions(options: SqliteTraceStoreOptions) {
  */
 export function createSqliteTraceStore(options: SqliteTraceStoreOptions = {}): TraceStore {
   const o = resolveOptions(options);
-  let db: Database.Database;
-  try {
-    if (o.file !== ':memory:' && !o.file.startsWith('file:')) mkdirSync(path.dirname(path.resolve(o.file)), { recursive: true });
-    db = new Database(o.file);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${o.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`busy_timeout = ${o.busyTimeoutMs}`);
-  } catch (err) {
-    throw new StoreUnavailableError('sqlite', 'open', err);
-  }
-  try {
-    migrateSqlite(db, 'traces', SQLITE_TRACE_MIGRATIONS);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openSqlite(o.file, { synchronous: o.synchronous, busyTimeoutMs: o.busyTimeoutMs, component: 'traces', migrations: SQLITE_TRACE_MIGRATIONS });
   let checkpointer: WalCheckpointer | null = null;
   if (o.walCheckpoint === 'background' && db.pragma('journal_mode', { simple: true }) === 'wal') {
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
@@ -388,11 +371,7 @@ class SqliteTraceStore implements TraceStore {
     if (origin !== 'own' && origin !== 'ingest') throw new ValidationError('origin', "Expected `origin` to be 'own' or 'ingest'");
     const now = Date.now();
     // Validate the whole batch before writing any of it.
-    const rows = traces.map((trace, i) => {
-      const traceId = validateTrace(trace, i);
-      const ttl = this.o.retentionFor?.(trace) ?? this.o.retentionMs;
-      return { trace, traceId, expiresAt: Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)) };
-    });
+    const rows = prepareTraces(traces, now, this.o);
     let start = 0;
     while (start < rows.length) {
       let end = start;
@@ -657,8 +636,7 @@ class SqliteTraceStore implements TraceStore {
             }
             const origin = p.origin.get(c.traceId) as TraceOrigin | undefined;
             const write = (record: TraceRecord, spans: readonly SpanRecord[], seqStart: number) => {
-              const ttl = this.o.retentionFor?.(record) ?? this.o.retentionMs;
-              const row = toTraceRow(record, c.traceId, Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : this.o.retentionMs)));
+              const row = toTraceRow(record, c.traceId, expiresAt(record, now, this.o));
               s.upsertTrace.run(row.traceId, row.userId, row.agent, row.status, row.startedAt, row.endedAt, row.durationMs, row.spanCount, row.expiresAt, row.body, 'ingest');
               forEachSpanRow({ spans: spans as SpanRecord[] }, c.traceId, (sp) =>
                 s.insertSpan.run(sp.traceId, sp.seq, sp.spanId, sp.parentId, sp.kind, sp.name, sp.status, sp.startedAt, sp.durationMs, sp.body), seqStart);

@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { describeCause } from './errors.js';
+import { describeCause } from '../common/persistence/errors.js';
 import type { StoreLogger } from './TraceStore.js';
 
 /** WAL size, in frames (pages), above which writers wait for the checkpointer to catch up: 8192 × 4 KiB = 32 MiB. */

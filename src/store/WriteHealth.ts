@@ -5,7 +5,7 @@
  * failed writes, healthy again on the next successful one (no reset by hand), with a running count of failures.
  */
 import { assertKnownKeys, assertNumber } from '../common/options.js';
-import { describeCause } from './errors.js';
+import { describeCause } from '../common/persistence/errors.js';
 import type { TraceExporter } from '../trace/model.js';
 
 /** Consecutive failed writes after which the store counts as degraded. */

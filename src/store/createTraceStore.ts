@@ -3,8 +3,8 @@
  * `AGENTEX_DATABASE_URL` to `databaseUrl`; the library itself never reads the environment.
  */
 import { InvalidOptionsError } from '../common/errors.js';
-import { createPostgresTraceStore, type PostgresTraceStoreOptions } from './PostgresTraceStore.js';
-import { createSqliteTraceStore, type SqliteTraceStoreOptions } from './SqliteTraceStore.js';
+import type { PostgresTraceStoreOptions } from './PostgresTraceStore.js';
+import type { SqliteTraceStoreOptions } from './SqliteTraceStore.js';
 import type { TraceStore } from './TraceStore.js';
 
 export interface TraceStoreOptions
@@ -34,7 +34,12 @@ export async function createTraceStore(options: TraceStoreOptions = {}): Promise
   for (const key of isPg ? SQLITE_ONLY : PG_ONLY) {
     if (key in rest) throw new InvalidOptionsError(`createTraceStore.${key}`, `\`${key}\` does not apply to the ${isPg ? 'Postgres' : 'SQLite'} store`);
   }
-  if (isPg) return createPostgresTraceStore({ ...(rest as PostgresTraceStoreOptions), url: databaseUrl });
+  // Only the chosen backend (and its driver) is loaded: a SQLite user never loads `pg`.
+  if (isPg) {
+    const { createPostgresTraceStore } = await import('./PostgresTraceStore.js');
+    return createPostgresTraceStore({ ...(rest as PostgresTraceStoreOptions), url: databaseUrl });
+  }
   const file = databaseUrl?.replace(/^sqlite:(\/\/)?/, '');
+  const { createSqliteTraceStore } = await import('./SqliteTraceStore.js');
   return createSqliteTraceStore({ ...(rest as SqliteTraceStoreOptions), ...(file === undefined ? {} : { path: file }) });
 }

@@ -15,7 +15,7 @@ export {
   isSchemaVersionError,
   isStoreUnavailableError,
   isStoreClosedError,
-} from './errors.js';
+} from '../common/persistence/errors.js';
 export { DEFAULT_RETENTION_MS, DEFAULT_PURGE_INTERVAL_MS } from './TraceStore.js';
 export type {
   TraceStore,

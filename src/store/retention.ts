@@ -2,7 +2,7 @@
  * The background purge shared by the backends: an `unref()`ed interval that never overlaps itself and reports
  * failures to the logger (no values, no secrets) instead of throwing into nowhere.
  */
-import { describeCause } from './errors.js';
+import { describeCause } from '../common/persistence/errors.js';
 import type { StoreLogger } from './TraceStore.js';
 
 /** Starts the periodic purge; returns its disposer. `intervalMs` 0 starts nothing. */

@@ -4,6 +4,7 @@
  * verbatim keeps a trace lossless across backends: a numeric userId reads back as a number, a string as a string.
  */
 import type { SpanRecord, TraceRecord } from '../trace/model.js';
+import { validateTrace } from './query.js';
 import type { TraceSummary } from './TraceStore.js';
 
 /** Trace columns in insert order. */
@@ -109,4 +110,32 @@ export function toTrace(body: string, spanBodies: readonly string[]): TraceRecor
   const trace = JSON.parse(body) as TraceRecord;
   trace.spans = spanBodies.map((s) => JSON.parse(s) as SpanRecord);
   return trace;
+}
+
+/** The retention settings both trace stores take. */
+export interface Retention {
+  retentionMs: number;
+  retentionFor?: ((trace: TraceRecord) => number | undefined) | undefined;
+}
+
+/** When a trace written at `now` expires: after `retentionFor(trace)` when that is a positive number, else `retentionMs`. */
+export function expiresAt(trace: TraceRecord, now: number, retention: Retention): number {
+  const ttl = retention.retentionFor?.(trace) ?? retention.retentionMs;
+  return Math.round(now + (Number.isFinite(ttl) && ttl > 0 ? ttl : retention.retentionMs));
+}
+
+/** A validated trace ready to write: the record, its normalised id and its expiry. */
+export interface PreparedTrace {
+  trace: TraceRecord;
+  traceId: string;
+  expiresAt: number;
+}
+
+/**
+ * Validates a whole batch before any of it is written and computes each trace's expiry — the one preparation both
+ * trace stores run in `put`.
+ * @throws ValidationError naming the trace (`traces[i]`) and the field.
+ */
+export function prepareTraces(traces: readonly TraceRecord[], now: number, retention: Retention): PreparedTrace[] {
+  return traces.map((trace, i) => ({ trace, traceId: validateTrace(trace, i), expiresAt: expiresAt(trace, now, retention) }));
 }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isValidationError, ValidationError } from '../common/errors.js';
 import type { TraceRecord } from '../trace/model.js';
-import { StoreClosedError } from './errors.js';
+import { StoreClosedError } from '../common/persistence/errors.js';
 import { decodeCursor, encodeCursor } from './query.js';
 import { makeTrace, randomSpanId, randomTraceId } from './testing/fixtures.js';
 import { createTraceStoreExporter } from './TraceStoreExporter.js';

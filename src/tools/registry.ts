@@ -6,7 +6,7 @@
  */
 import { InvalidOptionsError, toError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber } from '../common/options.js';
-import type { ToolCall, ToolSpec } from '../agent/providers/types.js';
+import type { ToolCall, ToolSpec } from './spec.js';
 import { isCancelledError, isTimeoutError } from '../resilience/errors.js';
 import { timeout, type TimeoutPolicy } from '../resilience/timeout.js';
 import { withSpan } from '../trace/context.js';

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
-import type { ToolSpec } from '../agent/providers/types.js';
+import type { ToolSpec } from './spec.js';
 
 /** What a tool gets besides its input. The registry adds tracing later; tools must honour `signal`. */
 export interface ToolContext {

@@ -3,12 +3,12 @@
  * a bounded queue and exports them in batches (every `maxBatchSize` traces or every `scheduleDelayMs`, whichever
  * comes first, from an `unref()`ed timer). When the queue is full it drops sampled successes before slow/forced
  * traces and those before errors, and counts every drop. Exports run outside any trace context, each attempt bounded
- * by the resilience core's `timeout`, failures retried with backoff a bounded number of times by its `retry` (which
- * also honours `Retry-After`), then counted as lost — an exporter that fails or hangs never reaches the traced code.
+ * by a timeout, failures retried with backoff a bounded number of times (`exportRetry.ts`, which also honours
+ * `Retry-After`), then counted as lost — an exporter that fails or hangs never reaches the traced code.
  */
 import { assertKnownKeys, assertNumber } from '../common/options.js';
 import { InvalidOptionsError } from '../common/errors.js';
-import { retry, timeout, type RetryPolicy, type TimeoutPolicy } from '../resilience/index.js';
+import { exportWithRetry, type ExportRetryOptions } from './exportRetry.js';
 import type { KeepReason, TraceExporter, TraceRecord } from './model.js';
 import { runOutsideTrace } from './context.js';
 
@@ -106,8 +106,7 @@ export class BatchTraceProcessor {
   private readonly maxAttempts: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
-  private readonly attemptTimeout: TimeoutPolicy;
-  private readonly retryPolicy: RetryPolicy;
+  private readonly retryOptions: ExportRetryOptions;
   /** One FIFO per priority: [sampled successes, slow/forced, errors/timeouts]. */
   private readonly queues: [TraceRecord[], TraceRecord[], TraceRecord[]] = [[], [], []];
   private size = 0;
@@ -153,15 +152,12 @@ export class BatchTraceProcessor {
     this.maxAttempts = int('maxAttempts', o.maxAttempts, DEFAULT_MAX_ATTEMPTS, 1);
     this.retryBaseDelayMs = int('retryBaseDelayMs', o.retryBaseDelayMs, DEFAULT_RETRY_BASE_DELAY_MS, 0);
     this.retryMaxDelayMs = int('retryMaxDelayMs', o.retryMaxDelayMs, DEFAULT_RETRY_MAX_DELAY_MS, 0);
-    this.attemptTimeout = timeout(this.exportTimeoutMs);
-    this.retryPolicy = retry({
+    this.retryOptions = {
       maxAttempts: this.maxAttempts,
       baseDelayMs: this.retryBaseDelayMs,
       maxDelayMs: this.retryMaxDelayMs,
-      jitter: 'full',
-      // Any failure is worth another attempt here: the batch is lost otherwise, and attempts are bounded.
-      shouldRetry: () => true,
-    });
+      timeoutMs: this.exportTimeoutMs,
+    };
     if (this.maxBatchSize > this.maxQueueSize) {
       throw new InvalidOptionsError(`${WHERE}.maxBatchSize`, `Expected \`maxBatchSize\` (${this.maxBatchSize}) to be <= \`maxQueueSize\` (${this.maxQueueSize})`);
     }
@@ -314,27 +310,16 @@ export class BatchTraceProcessor {
 
   private async exportTo(exporter: TraceExporter, batch: readonly TraceRecord[]): Promise<boolean> {
     const stats = this.perExporter.get(exporter)!;
-    let attempt = 0;
-    try {
-      await this.retryPolicy.execute(async () => {
-        attempt++;
-        if (attempt > 1) this.counters.retries++;
-        try {
-          // The timeout bounds a hung exporter: its signal aborts and this attempt fails, whatever the exporter does.
-          await this.attemptTimeout.execute(({ signal }) => exporter.export(batch, signal));
-        } catch (err) {
-          stats.failedAttempts++;
-          this.counters.failedAttempts++;
-          this.emit({ exporter: exporter.name, batchSize: batch.length, attempt, error: toErr(err), final: attempt >= this.maxAttempts });
-          throw err;
-        }
-      });
-      stats.exported += batch.length;
-      return true;
-    } catch {
-      stats.lost += batch.length;
-      return false;
-    }
+    // The timeout bounds a hung exporter: its signal aborts and the attempt fails, whatever the exporter does.
+    const ok = await exportWithRetry(exporter.name, (signal) => exporter.export(batch, signal), this.retryOptions, (attempt, err, final) => {
+      stats.failedAttempts++;
+      this.counters.failedAttempts++;
+      if (!final) this.counters.retries++;
+      this.emit({ exporter: exporter.name, batchSize: batch.length, attempt, error: toErr(err), final });
+    });
+    if (ok) stats.exported += batch.length;
+    else stats.lost += batch.length;
+    return ok;
   }
 
   private emit(event: ExportErrorEvent): void {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyTraces, openStore, COPY_BATCH } from '../../scripts/copy-traces.js';
 import type { TraceStore } from '../../src/store/TraceStore.js';
 import { makeTrace } from '../../src/store/testing/fixtures.js';
-import { createTestSchema, PG_URL, reportSkipped, type TestSchema } from '../../src/store/testing/postgres.js';
+import { createTestSchema, PG_URL, reportSkipped, type TestSchema } from '../../src/common/persistence/testing/postgres.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const RETENTION = 7 * DAY;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../../src/server/service.js';
 import { createTraceStore } from '../../src/store/createTraceStore.js';
 import { makeTrace } from '../../src/store/testing/fixtures.js';
-import { PG_URL, REDIS_URL, reportSkipped } from '../../src/store/testing/postgres.js';
+import { PG_URL, REDIS_URL, reportSkipped } from '../../src/common/persistence/testing/postgres.js';
 import { ingest, reportSkip, ROOT, startTestService, testTokens, type TestService } from './support.js';
 
 const TAGS = ['postgres', 'rotate-tokens', 'service-stopped', 'instances'] as const;

@@ -3,7 +3,7 @@
  */
 import { assertKnownKeys, assertNumber, assertString } from '../../common/options.js';
 import { InvalidOptionsError } from '../../common/errors.js';
-import { MalformedResponseError, assertBaseUrl, joinUrl, postJson } from '../../tools/http.js';
+import { MalformedResponseError, assertBaseUrl, joinUrl, postJson } from '../../common/http.js';
 import { assertCompletionRequest, tokenCount } from './types.js';
 import type { ChatMessage, CompletionRequest, CompletionResponse, ModelProvider, StopReason, ToolCall } from './types.js';
 

@@ -42,4 +42,4 @@ export type {
   ToolCall,
   ToolSpec,
 } from './types.js';
-export { MalformedResponseError, isMalformedResponseError, transportErrorCode } from '../../tools/http.js';
+export { MalformedResponseError, isMalformedResponseError, transportErrorCode } from '../../common/http.js';

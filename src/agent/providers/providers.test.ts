@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults, startAnthropicEmulator, startOpenAIEmulator } from '../../emulators/index.js';
 import type { Emulator, ModelReply } from '../../emulators/index.js';
-import { HttpStatusError } from '../../resilience/errors.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
 import { isTransientError } from '../../resilience/transient.js';
 import { InvalidOptionsError, ValidationError } from '../../common/errors.js';
-import { MalformedResponseError, transportErrorCode } from '../../tools/http.js';
+import { MalformedResponseError, transportErrorCode } from '../../common/http.js';
 import { anthropicProvider } from './anthropic.js';
 import { openaiProvider } from './openai.js';
 import type { ChatMessage, ModelProvider, ToolSpec } from './types.js';

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faults, startAnthropicEmulator } from '../../emulators/index.js';
 import type { Emulator, ModelReply } from '../../emulators/index.js';
-import { HttpStatusError } from '../../resilience/errors.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
 import { isTransientError } from '../../resilience/transient.js';
 import { InvalidOptionsError, ValidationError } from '../../common/errors.js';
-import { MalformedResponseError, transportErrorCode } from '../../tools/http.js';
+import { MalformedResponseError, transportErrorCode } from '../../common/http.js';
 import { anthropicProvider } from './anthropic.js';
 import {
   CassetteError,

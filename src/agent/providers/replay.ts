@@ -9,8 +9,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AgentexError, InvalidOptionsError, toError } from '../../common/errors.js';
 import { assertKnownKeys, assertNumber, assertOneOf, assertString } from '../../common/options.js';
-import { HttpStatusError } from '../../resilience/errors.js';
-import { MalformedResponseError, redactSecrets, transportErrorCode } from '../../tools/http.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
+import { MalformedResponseError, redactSecrets, transportErrorCode } from '../../common/http.js';
 import { assertCompletionRequest } from './types.js';
 import type { CompletionRequest, CompletionResponse, ModelProvider, StopReason, ToolCall } from './types.js';
 

@@ -3,13 +3,9 @@
  * wire format (Anthropic Messages, OpenAI Chat Completions, a cassette, a script).
  */
 import { ValidationError } from '../../common/errors.js';
+import type { ToolCall, ToolSpec } from '../../tools/spec.js';
 
-/** A tool call the model asked for. `input` is the parsed arguments (or the raw string when they were not JSON). */
-export interface ToolCall {
-  readonly id: string;
-  readonly name: string;
-  readonly input: unknown;
-}
+export type { ToolCall, ToolSpec };
 
 /**
  * A conversation turn. Tool results are their own `tool` messages, one per call, answering `toolCallId`; providers
@@ -27,13 +23,6 @@ export type ChatMessage =
       /** The tool failed; the content explains how. */
       readonly isError?: boolean;
     };
-
-/** A tool as the model sees it: `inputSchema` is a JSON Schema object (`type: 'object'`). */
-export interface ToolSpec {
-  readonly name: string;
-  readonly description: string;
-  readonly inputSchema: Record<string, unknown>;
-}
 
 /** Why the model stopped. `other` covers values a provider adds later (the raw value is in `rawStopReason`). */
 export type StopReason = 'end_turn' | 'tool_use' | 'max_tokens' | 'stop_sequence' | 'refusal' | 'other';
@@ -78,7 +67,7 @@ export interface ModelProvider {
   readonly model: string;
   /**
    * Runs one model call.
-   * @throws HttpStatusError, MalformedResponseError, the network error or abort reason (see `tools/http.ts`),
+   * @throws HttpStatusError, MalformedResponseError, the network error or abort reason (see `common/http.ts`),
    *   ValidationError when the request itself is malformed.
    */
   complete(request: CompletionRequest): Promise<CompletionResponse>;

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../common/errors.js';
-import { MalformedResponseError } from '../http.js';
+import { MalformedResponseError } from '../../common/http.js';
 import type { SearchResult } from './types.js';
 
 /** Longest query sent to a search provider (characters). */

@@ -3,7 +3,7 @@
  */
 import { InvalidOptionsError } from '../../common/errors.js';
 import { assertKnownKeys, assertNumber, assertOneOf } from '../../common/options.js';
-import { assertBaseUrl, joinUrl, postJson } from '../http.js';
+import { assertBaseUrl, joinUrl, postJson } from '../../common/http.js';
 import { checkSearchInput, normalizeResults } from './common.js';
 import type { SearchClient, SearchOptions, SearchResult } from './types.js';
 

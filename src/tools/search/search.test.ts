@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faults, startExaEmulator, startTavilyEmulator } from '../../emulators/index.js';
 import type { Emulator, SearchReply } from '../../emulators/index.js';
-import { HttpStatusError } from '../../resilience/errors.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
 import { isTransientError } from '../../resilience/transient.js';
 import { InvalidOptionsError, ValidationError } from '../../common/errors.js';
-import { MalformedResponseError, transportErrorCode } from '../http.js';
+import { MalformedResponseError, transportErrorCode } from '../../common/http.js';
 import { exaSearch } from './exa.js';
 import { tavilySearch } from './tavily.js';
 import type { SearchClient } from './types.js';
@@ -128,7 +128,7 @@ describe('search client options and transport', () => {
 
 describe('postJson edge cases', () => {
   it('caps oversized 2xx bodies and honours retry-after-ms', async () => {
-    const { postJson } = await import('../http.js');
+    const { postJson } = await import('../../common/http.js');
     const emu = await startExaEmulator();
     try {
       emu.enqueue(faults.raw(200, JSON.stringify({ results: [], pad: 'x'.repeat(5000) })));

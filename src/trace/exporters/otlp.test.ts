@@ -7,7 +7,7 @@ import { createTracer } from '../Tracer.js';
 import { withSpan } from '../context.js';
 import { InvalidOptionsError } from '../../common/errors.js';
 import type { SpanRecord, TraceRecord } from '../model.js';
-import { HttpStatusError } from '../../resilience/errors.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
 
 interface Received {
   headers: http.IncomingHttpHeaders;

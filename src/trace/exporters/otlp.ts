@@ -7,7 +7,7 @@
  */
 import { InvalidOptionsError } from '../../common/errors.js';
 import { assertKnownKeys, assertNumber } from '../../common/options.js';
-import { HttpStatusError } from '../../resilience/errors.js';
+import { HttpStatusError } from '../../common/httpStatus.js';
 import { isSpanId, rootSpanIdOf } from '../ids.js';
 import { TRACE_CONTEXT_KEY, type AttributeValue, type SpanRecord, type TraceContextMetadata, type TraceExporter, type TraceRecord } from '../model.js';
 

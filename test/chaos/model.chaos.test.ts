@@ -4,9 +4,9 @@
  * stored trace. Time is faked where the test would otherwise wait for Retry-After.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { resetCoarseClock } from '../../resilience/clock.js';
-import { guardedProvider } from '../guardedProvider.js';
-import { openaiProvider } from '../providers/openai.js';
+import { resetCoarseClock } from '../../src/resilience/clock.js';
+import { guardedProvider } from '../../src/agent/guardedProvider.js';
+import { openaiProvider } from '../../src/agent/providers/openai.js';
 import { faults, llmSpans, startChaos, toolSpans, type Chaos } from './harness.js';
 
 /** Every unhandled rejection during this file fails it: faults must surface as results, never escape. */
@@ -147,7 +147,7 @@ describe('chaos: model provider', () => {
         circuits,
         retry: { baseDelayMs: 5 },
       });
-      const { runAgent } = await import('../runAgent.js');
+      const { runAgent } = await import('../../src/agent/runAgent.js');
       emu.openai.enqueue(faults.reset());
       const ok = await runAgent({ message: 'time?', provider, tools, tracer });
       expect(ok.status).toBe('success');

@@ -3,7 +3,7 @@
  * real web_search tool with its breakers, a real SQLite trace store); each test asserts what the stored trace says.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SEARCH_CIRCUIT_OPTIONS } from '../../tools/webSearch.js';
+import { SEARCH_CIRCUIT_OPTIONS } from '../../src/tools/webSearch.js';
 import { faults, fakeSecret, llmSpans, spansOf, startChaos, toolSpans, type Chaos } from './harness.js';
 
 describe('chaos: search providers', () => {

@@ -2,9 +2,9 @@
  * Chaos scenarios 7-8: the trace store is unavailable during runs, and a model never stops calling tools.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSqliteTraceStore, StoreUnavailableError } from '../../store/index.js';
-import type { ExportErrorEvent } from '../../trace/index.js';
-import { DEFAULT_MAX_ITERATIONS } from '../runAgent.js';
+import { createSqliteTraceStore, StoreUnavailableError } from '../../src/store/index.js';
+import type { ExportErrorEvent } from '../../src/trace/index.js';
+import { DEFAULT_MAX_ITERATIONS } from '../../src/agent/runAgent.js';
 import { llmSpans, spansOf, startChaos, toolSpans, type Chaos } from './harness.js';
 
 describe('chaos: agent loop and trace store', () => {

@@ -1,8 +1,9 @@
 /**
- * Errors of the trace store. Caller mistakes (bad ids, filters, cursors) are the shared {@link ValidationError};
- * everything here is the system's fault: the database is unreachable, newer than this code, or the store was closed.
+ * Errors of the persistence layers (the trace store and the state L2). Caller mistakes (bad ids, filters, cursors)
+ * are the shared {@link ValidationError}; everything here is the system's fault: the database is unreachable, newer
+ * than this code, or the store was closed.
  */
-import { AgentexError } from '../common/errors.js';
+import { AgentexError } from '../errors.js';
 
 /** The database was written by a newer AgentEx: its schema version is above the newest this code knows. */
 export class SchemaVersionError extends AgentexError {

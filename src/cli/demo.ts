@@ -16,10 +16,10 @@ import { exaSearch, tavilySearch } from '../tools/search/index.js';
 import { webSearchTool, SEARCH_CIRCUIT_OPTIONS } from '../tools/webSearch.js';
 import type { ToolSpanRecord } from '../trace/model.js';
 import { createTracer } from '../trace/Tracer.js';
-import { guardedProvider } from './guardedProvider.js';
-import { anthropicProvider } from './providers/anthropic.js';
-import { runAgent, type RunAgentResult } from './runAgent.js';
-import { conversationMemory, stateSearchCache } from './stateAdapters.js';
+import { guardedProvider } from '../agent/guardedProvider.js';
+import { anthropicProvider } from '../agent/providers/anthropic.js';
+import { runAgent, type RunAgentResult } from '../agent/runAgent.js';
+import { conversationMemory, stateSearchCache } from '../agent/stateAdapters.js';
 
 /** Exa's cooldown in the demo: short, so the recovery is visible; the production default is 30 s. */
 export const DEMO_COOLDOWN_MS = 2_000;

@@ -7,8 +7,8 @@
  * in both the code sits on `err.cause.code` (`ECONNRESET`, `ECONNREFUSED`, `UND_ERR_SOCKET`, `ENOTFOUND`, ...).
  * {@link transportErrorCode} digs it out. An aborted signal rejects with the signal's reason.
  */
-import { AgentexError, InvalidOptionsError } from '../common/errors.js';
-import { HttpStatusError, parseRetryAfter } from '../resilience/errors.js';
+import { AgentexError, InvalidOptionsError } from './errors.js';
+import { HttpStatusError, parseRetryAfter } from './httpStatus.js';
 
 /** Largest response body read from an API (bytes); a bigger body fails with {@link MalformedResponseError}. */
 export const MAX_API_RESPONSE_BYTES = 16 * 1024 * 1024;
