@@ -1,9 +1,9 @@
 /**
  * Trace store benchmark. SQLite: ingest through the store vs a raw better-sqlite3 batched insert of the same rows
  * (same schema, same pragmas, rounds interleaved); list (user + status, limit 20) at 10k vs 1M stored traces;
- * get of a 50-span trace at 1M; purge of 1M expired traces with the longest event-loop block; the JSON the HTTP API
- * sends (a 1,000-span trace, a page of 20) spliced from the stored texts vs parsed and serialised again. Postgres:
- * ingest and list, reported. The 1M-row database is generated with fast raw inserts.
+ * get of a 50-span trace at 1M; purge of 1M expired traces with the longest event-loop block. Postgres: ingest and
+ * list, reported. The 1M-row database is generated with fast raw inserts. What the HTTP API's trace reads cost end
+ * to end: `pageload.bench.ts`.
  */
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { createPostgresTraceStore, createSqliteTraceStore, createTraceStoreExpor
 import { makeTrace, randomTraceId } from '../src/store/testing/fixtures.js';
 import { createTestSchema } from '../src/common/persistence/testing/postgres.js';
 import type { TraceRecord, TraceStatus } from '../src/trace/model.js';
-import { formatNs, measureAsync, median, table, type BenchSuite } from './lib.js';
+import { formatNs, median, table, type BenchSuite } from './lib.js';
 
 const STATUSES: TraceStatus[] = ['success', 'success', 'success', 'success', 'success', 'success', 'success', 'success', 'error', 'timeout'];
 const quiet = { warn: () => undefined };
@@ -218,31 +218,6 @@ async function purgeRow(store: TraceStore, file: string, label: string): Promise
   ];
 }
 
-/**
- * What the HTTP API sends for a trace and for a page, as JSON text: parsing the stored records and serialising them
- * again (`get`/`list` + `JSON.stringify`, the baseline) against splicing the stored texts (`getJson`/`listJson`).
- */
-async function jsonCost(dir: string, smoke: boolean): Promise<string[][]> {
-  const store = createSqliteTraceStore({ path: path.join(dir, 'json.db'), purgeIntervalMs: 0, logger: quiet });
-  try {
-    const big = makeTrace({ spans: smoke ? 50 : 1000 });
-    await store.put([big]);
-    await store.put(batches(smoke ? 100 : 2000, 100).flat());
-    const iterations = smoke ? 5 : 200;
-    const parsed = await measureAsync(async () => JSON.stringify(await store.get(big.traceId)), { iterations, rounds: 5 });
-    const spliced = await measureAsync(() => store.getJson(big.traceId), { iterations, rounds: 5 });
-    const bytes = (await store.getJson(big.traceId))!.length;
-    const pageParsed = await measureAsync(async () => JSON.stringify(await store.list({ limit: 20 })), { iterations: iterations * 10, rounds: 5 });
-    const pageSpliced = await measureAsync(() => store.listJson({ limit: 20 }), { iterations: iterations * 10, rounds: 5 });
-    return [
-      [`one ${big.spans.length}-span trace as JSON (${(bytes / 1024).toFixed(0)} KiB): getJson vs get + JSON.stringify`, `${formatNs(spliced)} vs ${formatNs(parsed)}`, `${(spliced / parsed).toFixed(2)}×`],
-      ['a page of 20 traces as JSON: listJson vs list + JSON.stringify', `${formatNs(pageSpliced)} vs ${formatNs(pageParsed)}`, `${(pageSpliced / pageParsed).toFixed(2)}×`],
-    ];
-  } finally {
-    await store.close();
-  }
-}
-
 async function postgres(smoke: boolean): Promise<string> {
   const url = process.env.AGENTEX_TEST_DATABASE_URL;
   if (!url) return '_Postgres cases skipped: AGENTEX_TEST_DATABASE_URL is not set._';
@@ -282,7 +257,6 @@ const suite: BenchSuite = {
     try {
       const ing = await ingest(dir, smoke);
       const sc = await scale(dir, smoke);
-      const js = await jsonCost(dir, smoke);
       const pg = await postgres(smoke);
       const markdown = [
         'Ingest: traces of 10 spans with realistic payloads (~8 KB of JSON each), batches of 100, SQLite WAL with `synchronous=NORMAL`, ' +
@@ -292,8 +266,6 @@ const suite: BenchSuite = {
         table(['SQLite ingest', 'traces', 'spans', 'vs raw'], ing.rows),
         '',
         table(['SQLite at scale', 'result', 'note'], sc),
-        '',
-        table(['SQLite, JSON for the HTTP API', 'stored texts spliced vs parsed and serialised', 'ratio'], js),
         '',
         pg,
       ].join('\n');

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactionOptions } from '../src/server/config.js';
 import { startService, type RunningService } from '../src/server/service.js';
 import { createTracer, otlpExporter } from '../src/trace/index.js';
+import type { TraceRecord } from '../src/trace/model.js';
 
 const API = `api-${'k'.repeat(30)}`;
 const ADMIN = `admin-${'q'.repeat(30)}`;
@@ -109,8 +110,8 @@ describe('a running service applies built-in and configured rules to its own tra
       trace.setFinalOutput({ answer: `done for ${TICKET}` });
     });
     await svc.tracer.forceFlush();
-    const stored = await svc.store.getJson(traceId);
-    expect(stored).not.toBeNull();
+    const stored = JSON.stringify(await svc.store.get(traceId));
+    expect(stored).not.toBe('null');
     for (const leaked of ['hunter2', '123-45-6789', TICKET, SHOPIFY, '12345678901234567890', '9f9f9f9f']) expect(stored).not.toContain(leaked);
     expect(stored).toContain('[REDACTED:custom_1]');
     expect(stored).toContain('[REDACTED:customerssn]');
@@ -137,12 +138,13 @@ describe('a running service applies built-in and configured rules to its own tra
     });
     expect(res.status).toBe(200);
     await svc.tracer.forceFlush();
-    let stored: string | null = null;
-    for (let i = 0; i < 50 && stored === null; i++) {
-      stored = await svc.store.getJson(traceId);
-      if (stored === null) await new Promise((r) => setTimeout(r, 100));
+    let trace: TraceRecord | null = null;
+    for (let i = 0; i < 50 && trace === null; i++) {
+      trace = await svc.store.get(traceId);
+      if (trace === null) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(stored).not.toBeNull();
+    expect(trace).not.toBeNull();
+    const stored = JSON.stringify(trace);
     for (const leaked of ['hunter2', '123-45-6789', TICKET, SHOPIFY]) expect(stored).not.toContain(leaked);
     expect(stored).toContain('[REDACTED:custom_1]');
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../common/errors.js';
 import { CircuitRegistry, HttpStatusError } from '../resilience/index.js';
 import { guardedProvider } from './guardedProvider.js';
-import { scriptedProvider } from './providers/replay.js';
+import { scriptedProvider } from './providers/scripted.js';
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 

@@ -4,7 +4,7 @@ import { createTracer, type Tracer } from '../trace/Tracer.js';
 import type { TraceExporter, TraceRecord } from '../trace/model.js';
 import { createToolRegistry } from '../tools/registry.js';
 import { defineTool, toolOk } from '../tools/types.js';
-import { scriptedProvider } from './providers/replay.js';
+import { scriptedProvider } from './providers/scripted.js';
 import type { ChatMessage } from './providers/types.js';
 import { runAgent, type ConversationMemory } from './runAgent.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStateManager, type StateManager } from '../state/index.js';
 import { createTracer } from '../trace/Tracer.js';
-import { scriptedProvider } from './providers/replay.js';
+import { scriptedProvider } from './providers/scripted.js';
 import { runAgent } from './runAgent.js';
 import { conversationMemory, SEARCH_CACHE_COLLECTION, stateSearchCache } from './stateAdapters.js';
 

@@ -5,7 +5,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import type { TraceRecord } from '../trace/model.js';
-import type { TraceSummary } from '../store/TraceStore.js';
+import type { TraceBucket, TraceStats, TraceSummary } from '../store/TraceStore.js';
 
 export const TraceStatusSchema = z.enum(['running', 'success', 'error', 'timeout']).openapi('TraceStatus');
 const SpanKindSchema = z.enum(['agent', 'iteration', 'llm', 'tool', 'retrieval', 'custom']);
@@ -129,6 +129,20 @@ export const AgentRunResultSchema = z
   })
   .openapi('AgentRunResult');
 
+const ByStatusSchema = z.record(TraceStatusSchema, z.number().int().nonnegative());
+export const StatsResponseSchema = z
+  .object({
+    stats: z.object({
+      total: z.number().int().nonnegative(),
+      byStatus: ByStatusSchema,
+      p50DurationMs: z.number().nullable().openapi({ description: 'null when no trace in the range has a duration' }),
+      p95DurationMs: z.number().nullable(),
+    }),
+    series: z.array(z.object({ start: z.number().openapi({ description: 'epoch ms' }), total: z.number().int().nonnegative(), byStatus: ByStatusSchema })),
+  })
+  .openapi('Stats');
+
 // Compile-time drift checks: these stop compiling if the model and the wire schemas drift apart.
 export const traceToWire = (t: TraceRecord): z.infer<typeof TraceSchema> => t;
 export const summaryToWire = (t: TraceSummary): z.infer<typeof TraceSummarySchema> => t;
+export const statsToWire = (stats: TraceStats, series: TraceBucket[]): z.infer<typeof StatsResponseSchema> => ({ stats, series });

@@ -21,7 +21,7 @@ import {
   userKey,
 } from './query.js';
 import { consoleLogger, startPurgeTimer } from './retention.js';
-import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -44,7 +44,7 @@ import {
   type PendingTraceInput,
   type TraceOrigin,
 } from './pending.js';
-import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
+import { buckets, listSql, page, rangeWhere } from './sql.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
   DEFAULT_RETENTION_MS,
@@ -377,10 +377,6 @@ class PostgresTraceStore implements TraceStore {
     return this.getRow(traceId, toTrace);
   }
 
-  async getJson(traceId: string): Promise<string | null> {
-    return this.getRow(traceId, traceJson);
-  }
-
   /** Reads a trace's body and its spans' bodies in one statement and makes the result with `make`. */
   private async getRow<T>(traceId: string, make: (body: string, spanBodies: string[]) => T): Promise<T | null> {
     const id = normaliseTraceId(traceId);
@@ -391,10 +387,6 @@ class PostgresTraceStore implements TraceStore {
 
   async list(query?: ListTracesQuery): Promise<TracePage> {
     return this.listRows(query, page);
-  }
-
-  async listJson(query?: ListTracesQuery): Promise<string> {
-    return this.listRows(query, pageJson);
   }
 
   /** Runs a list query (`limit + 1` rows) and makes its page with `make`. */

@@ -23,7 +23,7 @@ import {
   userKey,
 } from './query.js';
 import { consoleLogger, startPurgeTimer, yieldToEventLoop } from './retention.js';
-import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow, traceJson } from './rows.js';
+import { expiresAt, forEachSpanRow, prepareTraces, toTrace, toTraceRow } from './rows.js';
 import {
   claimToken,
   countComplete,
@@ -45,7 +45,7 @@ import {
   type PendingTraceInput,
   type TraceOrigin,
 } from './pending.js';
-import { buckets, listSql, page, pageJson, rangeWhere } from './sql.js';
+import { buckets, listSql, page, rangeWhere } from './sql.js';
 import { startWalCheckpointer, type WalCheckpointer } from './WalCheckpointer.js';
 import {
   DEFAULT_PURGE_INTERVAL_MS,
@@ -400,17 +400,8 @@ class SqliteTraceStore implements TraceStore {
     return this.run('get', () => this.readTrace(id, toTrace));
   }
 
-  async getJson(traceId: string): Promise<string | null> {
-    const id = normaliseTraceId(traceId);
-    return this.run('get', () => this.readTrace(id, traceJson));
-  }
-
   async list(query?: ListTracesQuery): Promise<TracePage> {
     return this.listRows(query, page);
-  }
-
-  async listJson(query?: ListTracesQuery): Promise<string> {
-    return this.listRows(query, pageJson);
   }
 
   /** Runs a list query (`limit + 1` rows) and makes its page with `make`. */

@@ -125,18 +125,8 @@ export interface TraceStore {
    * @throws ValidationError when `traceId` is not 32 hex chars or a 36-char UUID (no query is made).
    */
   get(traceId: string): Promise<TraceRecord | null>;
-  /**
-   * The trace `get(traceId)` returns, as the JSON text `JSON.stringify` gives for it (null when there is none), built
-   * from the stored record and spans without parsing them (the HTTP API sends it as is). @throws ValidationError.
-   */
-  getJson(traceId: string): Promise<string | null>;
   /** Traces newest first, keyset-paginated. @throws ValidationError naming the bad filter. */
   list(query?: ListTracesQuery): Promise<TracePage>;
-  /**
-   * The page `list(query)` returns, as the JSON text `JSON.stringify` gives for it, built from the stored records
-   * without parsing them (the HTTP API sends it as is). @throws ValidationError naming the bad filter.
-   */
-  listJson(query?: ListTracesQuery): Promise<string>;
   /** Counts by status and p50/p95 duration over a range. @throws ValidationError. */
   stats(query: StatsQuery): Promise<TraceStats>;
   /** Counts by status per time bucket. @throws ValidationError. */

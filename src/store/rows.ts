@@ -38,7 +38,7 @@ export interface SpanRow {
 /** The trace row for a validated trace with its normalised id. */
 export function toTraceRow(trace: TraceRecord, traceId: string, expiresAt: number): TraceRow {
   // A record may carry fields the model does not name; a `spanCount` of its own is dropped: the listed summary's
-  // spanCount is the stored span count, appended by `toSummary` / `summaryJson`.
+  // spanCount is the stored span count, appended by `toSummary`.
   const { spans, spanCount: _derived, ...rest } = trace as TraceRecord & { spanCount?: unknown };
   rest.traceId = traceId;
   return {
@@ -80,29 +80,6 @@ export function toSummary(body: string, spanCount: number): TraceSummary {
   const summary = JSON.parse(body) as TraceSummary;
   summary.spanCount = spanCount;
   return summary;
-}
-
-/** True when `text` reads as the JSON text of an object (`{...}`), checked at its ends only. */
-const objectText = (text: string): boolean => text.length >= 2 && text.charCodeAt(0) === 0x7b && text.charCodeAt(text.length - 1) === 0x7d;
-
-/**
- * A listed trace as JSON text: its stored body with `"spanCount"` appended — what `JSON.stringify(toSummary(body,
- * spanCount))` gives (the body is `JSON.stringify` output without a spanCount, see `toTraceRow`), without parsing it.
- * A body that is not a JSON object's text goes through `toSummary`, which throws on it as `list` does.
- */
-export function summaryJson(body: string, spanCount: number): string {
-  if (body.length > 2 && objectText(body)) return `${body.slice(0, -1)},"spanCount":${spanCount}}`;
-  return JSON.stringify(toSummary(body, spanCount));
-}
-
-/**
- * A whole trace as JSON text: its stored body with `"spans"` appended from the spans' stored texts — what
- * `JSON.stringify(toTrace(body, spanBodies))` gives (the body never holds `spans`, see `toTraceRow`), without parsing
- * any of them. Texts that are not a JSON object's go through `toTrace`, which throws on them as `get` does.
- */
-export function traceJson(body: string, spanBodies: readonly string[]): string {
-  if (body.length > 2 && objectText(body) && spanBodies.every(objectText)) return `${body.slice(0, -1)},"spans":[${spanBodies.join(',')}]}`;
-  return JSON.stringify(toTrace(body, spanBodies));
 }
 
 /** A whole trace from its body and its spans' bodies (in recorded order). */

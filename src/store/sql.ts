@@ -4,7 +4,7 @@
  */
 import type { TraceStatus } from '../trace/model.js';
 import { emptyStatusCounts, encodeCursor, MAX_LIST_LIMIT, type NormalisedListQuery, type NormalisedStatsQuery } from './query.js';
-import { summaryJson, toSummary } from './rows.js';
+import { toSummary } from './rows.js';
 import type { TraceBucket, TracePage } from './TraceStore.js';
 
 /**
@@ -53,19 +53,6 @@ export function page(rows: readonly (readonly [string, number, number, string])[
     traces: kept.map(([, spanCount, , body]) => toSummary(body, Number(spanCount))),
     nextCursor: more && last ? encodeCursor({ traceId: last[0], startedAt: Number(last[2]) }) : null,
   };
-}
-
-/** The same page as {@link page}, as JSON text: the stored bodies are spliced in, never parsed (`summaryJson`). */
-export function pageJson(rows: readonly (readonly [string, number, number, string])[], limit: number): string {
-  const n = Math.min(rows.length, limit);
-  let out = '{"traces":[';
-  for (let i = 0; i < n; i++) {
-    const [, spanCount, , body] = rows[i]!;
-    out += i === 0 ? summaryJson(body, Number(spanCount)) : `,${summaryJson(body, Number(spanCount))}`;
-  }
-  const last = rows[n - 1];
-  const cursor = rows.length > limit && last ? JSON.stringify(encodeCursor({ traceId: last[0], startedAt: Number(last[2]) })) : 'null';
-  return `${out}],"nextCursor":${cursor}}`;
 }
 
 /** The WHERE clause of a range query. */

@@ -3,34 +3,14 @@ export { anthropicProvider, toAnthropicMessages, fromAnthropicResponse } from '.
 export type { AnthropicProviderOptions } from './anthropic.js';
 export { openaiProvider, toOpenAIMessages, fromOpenAIResponse } from './openai.js';
 export type { OpenAIProviderOptions } from './openai.js';
-export {
-  recordingProvider,
-  replayProvider,
-  scriptedProvider,
-  CassetteError,
-  ReplayMismatchError,
-  ScriptExhaustedError,
-  isCassetteError,
-  isReplayMismatchError,
-  isScriptExhaustedError,
-  CASSETTE_VERSION,
-  MAX_CASSETTE_EXCHANGES,
-  MAX_SCRIPTED_CALLS,
-} from './replay.js';
-export type {
-  Cassette,
-  CassetteExchange,
-  RecordedCompletionRequest,
-  RecordedError,
-  RecordingOptions,
-  RecordingProvider,
-  ReplayOptions,
-  ReplayProvider,
-  ScriptedProvider,
-  ScriptedProviderOptions,
-  ScriptedReply,
-  ScriptedStep,
-} from './replay.js';
+export { recordingProvider, MAX_CASSETTE_EXCHANGES } from './recording.js';
+export type { RecordingOptions, RecordingProvider } from './recording.js';
+export { replayProvider, ReplayMismatchError, isReplayMismatchError } from './replay.js';
+export type { ReplayOptions, ReplayProvider } from './replay.js';
+export { scriptedProvider, ScriptExhaustedError, isScriptExhaustedError, MAX_SCRIPTED_CALLS } from './scripted.js';
+export type { ScriptedProvider, ScriptedProviderOptions, ScriptedReply, ScriptedStep } from './scripted.js';
+export { CassetteError, isCassetteError, CASSETTE_VERSION } from './cassette.js';
+export type { Cassette, CassetteExchange, RecordedCompletionRequest, RecordedError } from './cassette.js';
 export { assertCompletionRequest } from './types.js';
 export type {
   ChatMessage,

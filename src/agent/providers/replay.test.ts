@@ -9,18 +9,12 @@ import { isTransientError } from '../../resilience/transient.js';
 import { InvalidOptionsError, ValidationError } from '../../common/errors.js';
 import { MalformedResponseError, transportErrorCode } from '../../common/http.js';
 import { anthropicProvider } from './anthropic.js';
-import {
-  CassetteError,
-  ReplayMismatchError,
-  isCassetteError,
-  isReplayMismatchError,
-  isScriptExhaustedError,
-  recordingProvider,
-  replayProvider,
-  scriptedProvider,
-} from './replay.js';
-import type { Cassette ,
-  ScriptExhaustedError} from './replay.js';
+import { CassetteError, isCassetteError } from './cassette.js';
+import type { Cassette } from './cassette.js';
+import { recordingProvider } from './recording.js';
+import { ReplayMismatchError, isReplayMismatchError, replayProvider } from './replay.js';
+import { isScriptExhaustedError, scriptedProvider } from './scripted.js';
+import type { ScriptExhaustedError } from './scripted.js';
 import type { ChatMessage } from './types.js';
 
 const KEY = 'sk-ant-api03-SECRETSECRETSECRET';
