@@ -56,6 +56,32 @@ describe('BatchTraceProcessor', () => {
     expect(p.stats()).toMatchObject({ enqueued: 4, exported: 4, queued: 0, dropped: 0, lost: 0 });
   });
 
+  // What waits for export is bounded in spans too, whatever the trace size: 128 queued traces of 1,000 spans each,
+  // alive until exported, made a span of a large trace cost twice one of a small trace (docs/benchmarks.md).
+  it('ends a batch at maxBatchSpans spans, a larger trace alone in its batch', async () => {
+    const ex = recorder();
+    const p = createBatchProcessor({ exporters: [ex], maxBatchSize: 100, maxBatchSpans: 10, scheduleDelayMs: 1000 });
+    const withSpans = (count: number, reason: KeepReason = 'rate') => {
+      const r = rec(reason);
+      r.spans = Array.from({ length: count }, () => ({}) as TraceRecord['spans'][number]);
+      return r;
+    };
+    p.onTraceEnd(withSpans(4));
+    p.onTraceEnd(withSpans(4));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ex.batches).toHaveLength(0);
+    p.onTraceEnd(withSpans(4)); // 12 spans queued: export starts, 8 go (a third would pass 10), 4 wait
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ex.batches.map((b) => b.map((t) => t.spans.length))).toEqual([[4, 4]]);
+    p.onTraceEnd(withSpans(25));
+    p.onTraceEnd(withSpans(1, 'error'));
+    await vi.advanceTimersByTimeAsync(0);
+    // Errors first; the 25-span trace is never split and goes alone.
+    expect(ex.batches.slice(1).map((b) => b.map((t) => t.spans.length))).toEqual([[1, 4], [25]]);
+    expect(p.stats()).toMatchObject({ enqueued: 5, exported: 5, queued: 0 });
+    await p.shutdown();
+  });
+
   it('when full, drops sampled successes before slow/forced before errors, and counts every drop', async () => {
     const ex = recorder();
     const p = createBatchProcessor({ exporters: [ex], maxQueueSize: 4, maxBatchSize: 4 });

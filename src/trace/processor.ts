@@ -1,7 +1,7 @@
 /**
  * The batch processor: the tracer hands it finished, kept, already-redacted traces synchronously; it queues them in
- * a bounded queue and exports them in batches (every `maxBatchSize` traces or every `scheduleDelayMs`, whichever
- * comes first, from an `unref()`ed timer). When the queue is full it drops sampled successes before slow/forced
+ * a bounded queue and exports them in batches (every `maxBatchSize` traces or `maxBatchSpans` spans, or every
+ * `scheduleDelayMs`, whichever comes first, from an `unref()`ed timer). When the queue is full it drops sampled successes before slow/forced
  * traces and those before errors, and counts every drop. Exports run outside any trace context, each attempt bounded
  * by a timeout, failures retried with backoff a bounded number of times (`exportRetry.ts`, which also honours
  * `Retry-After`), then counted as lost — an exporter that fails or hangs never reaches the traced code.
@@ -16,6 +16,11 @@ import { runOutsideTrace } from './context.js';
 export const DEFAULT_MAX_QUEUE_SIZE = 2048;
 /** Traces per export batch; a full batch triggers an export right away. */
 export const DEFAULT_MAX_BATCH_SIZE = 128;
+/**
+ * Spans per export batch: a batch also ends, and an export starts, once this many spans are queued. Bounds what
+ * waits for export whatever the trace size (128 traces of 1,000 spans, kept alive until exported, cost ~2× per span in GC).
+ */
+export const DEFAULT_MAX_BATCH_SPANS = 4096;
 /** A non-empty queue is exported at least this often. */
 export const DEFAULT_SCHEDULE_DELAY_MS = 5000;
 /** One export attempt may take this long before it counts as failed (the exporter's signal is aborted). */
@@ -35,6 +40,8 @@ export interface BatchTraceProcessorOptions {
   maxQueueSize?: number;
   /** Default {@link DEFAULT_MAX_BATCH_SIZE}. */
   maxBatchSize?: number;
+  /** Default {@link DEFAULT_MAX_BATCH_SPANS}; a trace with more spans is exported in a batch of its own. */
+  maxBatchSpans?: number;
   /** Default {@link DEFAULT_SCHEDULE_DELAY_MS}. */
   scheduleDelayMs?: number;
   /** Default {@link DEFAULT_EXPORT_TIMEOUT_MS}. */
@@ -101,6 +108,7 @@ export class BatchTraceProcessor {
   private readonly exporters: readonly TraceExporter[];
   private readonly maxQueueSize: number;
   private readonly maxBatchSize: number;
+  private readonly maxBatchSpans: number;
   private readonly scheduleDelayMs: number;
   private readonly exportTimeoutMs: number;
   private readonly maxAttempts: number;
@@ -110,6 +118,8 @@ export class BatchTraceProcessor {
   /** One FIFO per priority: [sampled successes, slow/forced, errors/timeouts]. */
   private readonly queues: [TraceRecord[], TraceRecord[], TraceRecord[]] = [[], [], []];
   private size = 0;
+  /** Spans of the queued traces. */
+  private spans = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private draining: Promise<void> | null = null;
   private closed = false;
@@ -130,7 +140,7 @@ export class BatchTraceProcessor {
 
   constructor(options: BatchTraceProcessorOptions) {
     assertKnownKeys(WHERE, options, [
-      'exporters', 'maxQueueSize', 'maxBatchSize', 'scheduleDelayMs', 'exportTimeoutMs', 'maxAttempts',
+      'exporters', 'maxQueueSize', 'maxBatchSize', 'maxBatchSpans', 'scheduleDelayMs', 'exportTimeoutMs', 'maxAttempts',
       'retryBaseDelayMs', 'retryMaxDelayMs',
     ]);
     const o = options ?? ({} as BatchTraceProcessorOptions);
@@ -147,6 +157,7 @@ export class BatchTraceProcessor {
       value === undefined ? def : assertNumber(WHERE, name, value, { integer: true, min, max: 2 ** 31 - 1 });
     this.maxQueueSize = int('maxQueueSize', o.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE, 1);
     this.maxBatchSize = int('maxBatchSize', o.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 1);
+    this.maxBatchSpans = int('maxBatchSpans', o.maxBatchSpans, DEFAULT_MAX_BATCH_SPANS, 1);
     this.scheduleDelayMs = int('scheduleDelayMs', o.scheduleDelayMs, DEFAULT_SCHEDULE_DELAY_MS, 1);
     this.exportTimeoutMs = int('exportTimeoutMs', o.exportTimeoutMs, DEFAULT_EXPORT_TIMEOUT_MS, 1);
     this.maxAttempts = int('maxAttempts', o.maxAttempts, DEFAULT_MAX_ATTEMPTS, 1);
@@ -181,12 +192,14 @@ export class BatchTraceProcessor {
         return;
       }
       this.size--;
+      this.spans -= victim.spans.length;
       this.countDrop(victim);
     }
     this.queues[p].push(record);
     this.size++;
+    this.spans += record.spans.length;
     this.counters.enqueued++;
-    if (this.size >= this.maxBatchSize) this.kick();
+    if (this.size >= this.maxBatchSize || this.spans >= this.maxBatchSpans) this.kick();
     else if (this.timer === null) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -282,19 +295,32 @@ export class BatchTraceProcessor {
       } finally {
         this.counters.inFlight = 0;
       }
-      if (this.size < this.maxBatchSize && !this.closed) break;
+      if (this.size < this.maxBatchSize && this.spans < this.maxBatchSpans && !this.closed) break;
     }
   }
 
-  /** The next batch: errors first, then slow/forced, then sampled successes, oldest first within each. */
+  /**
+   * The next batch (at most `maxBatchSize` traces and, unless its first trace alone has more, `maxBatchSpans` spans):
+   * errors first, then slow/forced, then sampled successes, oldest first within each.
+   */
   private take(): TraceRecord[] {
     const batch: TraceRecord[] = [];
-    for (let q = 2; q >= 0 && batch.length < this.maxBatchSize; q--) {
+    let spans = 0;
+    let full = false;
+    for (let q = 2; q >= 0 && !full; q--) {
       const queue = this.queues[q]!;
-      const n = Math.min(queue.length, this.maxBatchSize - batch.length);
+      let n = 0;
+      while (n < queue.length && batch.length + n < this.maxBatchSize) {
+        const more = queue[n]!.spans.length;
+        if (batch.length + n > 0 && spans + more > this.maxBatchSpans) break;
+        spans += more;
+        n++;
+      }
+      full = n < queue.length;
       if (n > 0) batch.push(...queue.splice(0, n));
     }
     this.size -= batch.length;
+    this.spans -= spans;
     return batch;
   }
 

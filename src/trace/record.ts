@@ -9,6 +9,7 @@ import { TRACE_CONTEXT_KEY } from './model.js';
 import { MAX_NAME_CHARS, truncateText, truncationMarker, type TraceBounds } from './bounds.js';
 import type { Redactor } from './redact.js';
 import { safeText, type SafeJson } from './safeValue.js';
+import { jsonBound, spanBound } from './jsonBound.js';
 
 /**
  * A finished span as captured, not yet redacted nor cut to its final caps: strings are at most at their capture caps
@@ -65,21 +66,15 @@ export interface RecordContext {
   service: Record<string, unknown> | null;
 }
 
-/** Per-span fixed JSON overhead used by the size estimate (keys, ids, timestamps). */
-const SPAN_OVERHEAD_BYTES = 220;
-
 export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx: RecordContext): TraceRecord {
   const { bounds, redactor } = ctx;
   const text = (s: string, max: number) => truncateText(redactor.redactString(s), max);
-  let estimate = 400;
+  // An upper bound on the record's UTF-8 JSON size: the byte cap measures exactly only when this exceeds it.
+  let bound = 0;
   const spans: SpanRecord[] = new Array<SpanRecord>(trace.spans.length);
   for (let i = 0; i < trace.spans.length; i++) {
-    const s = trace.spans[i]!;
-    const rec = spanRecord(s, ctx, text);
-    estimate += SPAN_OVERHEAD_BYTES + rec.name.length + attrSize(rec.attributes);
-    if (rec.input !== undefined) estimate += jsonSize(rec.input as SafeJson);
-    if (rec.output !== undefined) estimate += jsonSize(rec.output as SafeJson);
-    if (rec.error) estimate += rec.error.message.length + 40;
+    const rec = spanRecord(trace.spans[i]!, ctx, text);
+    bound += spanBound(rec) + 1;
     spans[i] = rec;
   }
   let finalOutput: string | null = null;
@@ -87,13 +82,11 @@ export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx
     // A structured answer is redacted as data (by key too) before it becomes text.
     const raw = typeof trace.finalOutput === 'string' ? redactor.redactString(trace.finalOutput) : safeText(redactor.redactTree(trace.finalOutput), Infinity);
     finalOutput = truncateText(raw, bounds.maxFinalOutputChars);
-    estimate += finalOutput.length;
   }
   const metadata: Record<string, unknown> = {};
   if (trace.metadata) {
     const m = redactor.redactTree(trace.metadata, bounds.maxAttributeChars, truncateText) as Record<string, SafeJson>;
     Object.assign(metadata, m);
-    estimate += jsonSize(m);
   }
   if (ctx.service !== null) metadata.service = ctx.service;
   if (trace.parentSpanId && trace.rootSpanId) {
@@ -118,8 +111,10 @@ export function buildTraceRecord(trace: TraceSource, keepReason: KeepReason, ctx
     truncated: trace.droppedSpans > 0 || trace.truncated === true,
     keepReason,
   };
-  // Estimates count UTF-16 units; UTF-8 needs at most 3 bytes per unit, so only measure when it could matter.
-  if (estimate * 3 > bounds.maxTraceBytes) enforceByteCap(record, bounds.maxTraceBytes);
+  record.spans = [];
+  bound += jsonBound(record);
+  record.spans = spans;
+  if (bound > bounds.maxTraceBytes) enforceByteCap(record, bounds.maxTraceBytes);
   return record;
 }
 
@@ -205,28 +200,6 @@ function attributeArray(values: readonly unknown[], ctx: RecordContext): Attribu
     out.push(truncateText(ctx.redactor.redactString(typeof v === 'string' ? v : safeText(v, 400)), ctx.bounds.maxAttributeChars));
   }
   return out;
-}
-
-function attrSize(attrs: Record<string, AttributeValue>): number {
-  let n = 0;
-  for (const key in attrs) {
-    const v = attrs[key]!;
-    n += key.length + 6 + (typeof v === 'string' ? v.length : typeof v === 'object' ? jsonSize(v as SafeJson) : 12);
-  }
-  return n;
-}
-
-/** A cheap over-estimate of JSON length in UTF-16 units. */
-export function jsonSize(v: SafeJson): number {
-  if (typeof v === 'string') return v.length + 2;
-  if (v === null || typeof v !== 'object') return 12;
-  let n = 2;
-  if (Array.isArray(v)) {
-    for (const x of v) n += jsonSize(x) + 1;
-    return n;
-  }
-  for (const key in v) n += key.length + 4 + jsonSize(v[key]!);
-  return n;
 }
 
 function bytes(value: unknown): number {
