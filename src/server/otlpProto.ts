@@ -94,6 +94,52 @@ export function decodeOtlpProtobufRequest(bytes: Uint8Array): unknown {
   return RequestType.toObject(message, { longs: String, bytes: String, defaults: false, arrays: true });
 }
 
+const ResourceType = root.lookupType('otlp.Resource');
+const SpanType = root.lookupType('otlp.Span');
+const TO_OBJECT = { longs: String, bytes: String, defaults: false, arrays: true } as const;
+
+/**
+ * The spans of a protobuf ExportTraceServiceRequest one at a time, each decoded only when it is asked for (a caller
+ * maps a chunk, then yields to the event loop), in the plain shape of {@link decodeOtlpProtobufRequest}, with the plain
+ * attributes list of its resource. Walks the outer messages with a reader; other fields are skipped. Throws on
+ * malformed bytes (the caller scans the body first, see `scanOtlpProtobuf`).
+ */
+export function* protobufSpans(bytes: Uint8Array): Generator<{ raw: unknown; resourceAttributes: unknown }> {
+  const r = protobuf.Reader.create(bytes);
+  const fields = function* (end: number): Generator<{ field: number; start: number; end: number }> {
+    while (r.pos < end) {
+      const tag = r.uint32();
+      if ((tag & 7) !== 2) {
+        r.skipType(tag & 7);
+        continue;
+      }
+      const len = r.uint32();
+      const start = r.pos;
+      r.pos = start + len;
+      if (r.pos > end) throw new RangeError('length past the end');
+      yield { field: tag >>> 3, start, end: r.pos };
+    }
+  };
+  for (const rs of fields(bytes.length)) {
+    if (rs.field !== 1) continue;
+    // The resource may come after the scope spans on the wire: find it first.
+    let resourceAttributes: unknown = undefined;
+    const scopes: { start: number; end: number }[] = [];
+    r.pos = rs.start;
+    for (const f of fields(rs.end)) {
+      if (f.field === 1) resourceAttributes = (ResourceType.toObject(ResourceType.decode(bytes.subarray(f.start, f.end)), TO_OBJECT) as { attributes?: unknown }).attributes;
+      else if (f.field === 2) scopes.push(f);
+    }
+    for (const ss of scopes) {
+      r.pos = ss.start;
+      const spans: { start: number; end: number }[] = [];
+      for (const f of fields(ss.end)) if (f.field === 2) spans.push(f);
+      for (const sp of spans) yield { raw: SpanType.toObject(SpanType.decode(bytes.subarray(sp.start, sp.end)), TO_OBJECT), resourceAttributes };
+    }
+    r.pos = rs.end;
+  }
+}
+
 /** Encodes a protobuf ExportTraceServiceRequest from the plain (JSON-like) shape; used by tests and the load test. */
 export function encodeOtlpProtobufRequest(plain: Record<string, unknown>): Uint8Array {
   return RequestType.encode(RequestType.fromObject(plain)).finish();
