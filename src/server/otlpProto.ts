@@ -64,6 +64,11 @@ const descriptor = {
           },
         },
         Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
+        // google.rpc.Status, google.protobuf.Any and google.rpc.BadRequest: the body of an OTLP/HTTP failure.
+        RpcStatus: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 }, details: { rule: 'repeated', type: 'Any', id: 3 } } },
+        Any: { fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } } },
+        BadRequest: { fields: { field_violations: { rule: 'repeated', type: 'FieldViolation', id: 1 } } },
+        FieldViolation: { fields: { field: { type: 'string', id: 1 }, description: { type: 'string', id: 2 } } },
         KeyValue: kv,
         KeyValueList: { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
         ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
@@ -149,6 +154,46 @@ export function encodeOtlpProtobufRequest(plain: Record<string, unknown>): Uint8
 export function encodeOtlpProtobufResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
   const body = rejectedSpans > 0 ? { partialSuccess: { rejectedSpans, errorMessage } } : {};
   return ResponseType.encode(ResponseType.fromObject(body)).finish();
+}
+
+const RpcStatusType = root.lookupType('otlp.RpcStatus');
+const BadRequestType = root.lookupType('otlp.BadRequest');
+
+/** The google.rpc.Code for an HTTP failure status (the OTLP spec lets clients ignore it; it helps troubleshooting). */
+function rpcCode(httpStatus: number): number {
+  if (httpStatus === 400 || httpStatus === 413) return 3; // INVALID_ARGUMENT
+  if (httpStatus === 401) return 16; // UNAUTHENTICATED
+  if (httpStatus === 403) return 7; // PERMISSION_DENIED
+  if (httpStatus === 404) return 5; // NOT_FOUND
+  if (httpStatus === 415) return 12; // UNIMPLEMENTED
+  if (httpStatus === 429) return 8; // RESOURCE_EXHAUSTED
+  if (httpStatus === 503) return 14; // UNAVAILABLE
+  return httpStatus >= 500 ? 13 : 2; // INTERNAL, UNKNOWN
+}
+
+/**
+ * Encodes the body of an OTLP/HTTP failure to a protobuf request: a `google.rpc.Status` with the message and, for a
+ * 400 naming the bad part, a `google.rpc.BadRequest` detail with that field.
+ */
+export function encodeOtlpProtobufStatus(httpStatus: number, message: string, field?: string): Uint8Array {
+  const details =
+    field === undefined
+      ? []
+      : [{ type_url: 'type.googleapis.com/google.rpc.BadRequest', value: BadRequestType.encode(BadRequestType.fromObject({ field_violations: [{ field, description: message }] })).finish() }];
+  return RpcStatusType.encode(RpcStatusType.fromObject({ code: rpcCode(httpStatus), message, details })).finish();
+}
+
+/** Decodes a `google.rpc.Status` failure body (tests read our answers as a client would), with a BadRequest's fields. */
+export function decodeOtlpProtobufStatus(bytes: Uint8Array): { code?: number; message?: string; fields: string[] } {
+  const status = RpcStatusType.toObject(RpcStatusType.decode(bytes), { defaults: false }) as { code?: number; message?: string; details?: { type_url: string; value: Uint8Array }[] };
+  const fields: string[] = [];
+  for (const d of status.details ?? []) {
+    if (d.type_url.endsWith('/google.rpc.BadRequest')) {
+      const br = BadRequestType.toObject(BadRequestType.decode(d.value)) as { field_violations?: { field: string }[] };
+      for (const v of br.field_violations ?? []) fields.push(v.field);
+    }
+  }
+  return { ...(status.code !== undefined ? { code: status.code } : {}), ...(status.message !== undefined ? { message: status.message } : {}), fields };
 }
 
 /** Decodes an OTLP protobuf response (used by tests to read our answers as a client would). */

@@ -69,7 +69,7 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
       503: {
         description: 'nothing of the request was taken (ingest is behind or the store is down); retry after `Retry-After` seconds',
         headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } },
-        content: { 'application/json': { schema: ErrorSchema } },
+        content: { 'application/json': { schema: ErrorSchema }, 'application/x-protobuf': { schema: z.string().openapi({ format: 'binary', description: 'google.rpc.Status' }) } },
       },
     },
   });
