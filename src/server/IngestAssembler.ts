@@ -25,6 +25,10 @@ export const DEFAULT_MAX_PENDING_TRACES = 20_000;
 export const MAX_RETRY_AFTER_SECONDS = 2;
 /** Traces claimed per round of a sweep. */
 export const DEFAULT_CLAIM_LIMIT = 200;
+/** Spans redacted and bounded between two yields to the event loop while a request is accepted. */
+export const PREPARE_CHUNK_SPANS = 256;
+/** Most spans written to the pending area in one transaction; a larger request is written in several. */
+export const WRITE_CHUNK_SPANS = 1000;
 /** How long an instance's claim holds before another may take the trace over (the first one died). */
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -119,7 +123,14 @@ export class IngestAssembler {
     const inputs: PendingTraceInput[] = [];
     let rejectedSpans = 0;
     let errorMessage = '';
+    let sinceYield = 0;
     for (const trace of traces) {
+      // Redaction and bounds cost per span: yield to the event loop between chunks of a large request.
+      if (sinceYield >= PREPARE_CHUNK_SPANS) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      sinceYield += Array.isArray(trace?.spans) ? trace.spans.length : 1;
       const prepared = this.tracer.prepareIngested(trace);
       if (prepared === null) {
         this.counters.malformed++;
@@ -133,22 +144,32 @@ export class IngestAssembler {
         spans: prepared.spans,
       });
     }
-    let result;
+    const limits = { maxPendingSpans: this.maxPendingSpans, maxPendingTraces: this.maxPendingTraces };
+    const groups = writeGroups(inputs, WRITE_CHUNK_SPANS);
+    const result = { accepted: 0, duplicates: 0, conflicts: 0, rejectedOwn: new Map<string, number>() };
     try {
-      result = await this.store.addPending(inputs, { maxPendingSpans: this.maxPendingSpans, maxPendingTraces: this.maxPendingTraces });
+      if (groups.length > 1) {
+        // Written in several transactions (one long one would hold the event loop with SQLite): refuse up front when
+        // the whole request cannot fit now, so a refusal normally leaves nothing of it behind.
+        const size = await this.store.pendingSize();
+        const spans = inputs.reduce((n, t) => n + t.spans.length, 0);
+        if (size.spans + spans > this.maxPendingSpans || size.traces + inputs.length > this.maxPendingTraces) return this.full(size.spans, size.traces);
+      }
+      for (let g = 0; g < groups.length; g++) {
+        if (g > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const r = await this.store.addPending(groups[g]!, limits);
+        // Filled meanwhile by other requests: the groups written so far stay pending; the sender's retry of the whole
+        // request finds them as duplicates (idempotent), so nothing is lost or doubled.
+        if (!r.ok) return this.full(r.pendingSpans, r.pendingTraces);
+        result.accepted += r.accepted;
+        result.duplicates += r.duplicates;
+        result.conflicts += r.conflicts;
+        for (const [id, n] of r.rejectedOwn) result.rejectedOwn.set(id, (result.rejectedOwn.get(id) ?? 0) + n);
+      }
     } catch (err) {
       this.counters.requestsRefused++;
       this.logger.warn({ operation: 'addPending', error: isAgentexError(err) ? err.code : 'error' }, 'OTLP ingest could not write to the store');
       return { ok: false, reason: 'unavailable', retryAfterSeconds: this.retryAfterSeconds, message: 'The trace store is unavailable; retry later' };
-    }
-    if (!result.ok) {
-      this.counters.requestsRefused++;
-      return {
-        ok: false,
-        reason: 'full',
-        retryAfterSeconds: this.retryAfterSeconds,
-        message: `Ingest is behind: ${result.pendingSpans} spans of ${result.pendingTraces} traces are waiting to be assembled (limits ${this.maxPendingSpans} spans, ${this.maxPendingTraces} traces); retry later`,
-      };
     }
     if (result.rejectedOwn.size > 0) {
       let n = 0;
@@ -159,6 +180,16 @@ export class IngestAssembler {
       errorMessage = errorMessage ? `${errorMessage}; ${own}` : own;
     }
     return { ok: true, acceptedSpans: result.accepted + result.duplicates + result.conflicts, rejectedSpans, errorMessage };
+  }
+
+  private full(pendingSpans: number, pendingTraces: number): IngestOutcome {
+    this.counters.requestsRefused++;
+    return {
+      ok: false,
+      reason: 'full',
+      retryAfterSeconds: this.retryAfterSeconds,
+      message: `Ingest is behind: ${pendingSpans} spans of ${pendingTraces} traces are waiting to be assembled (limits ${this.maxPendingSpans} spans, ${this.maxPendingTraces} traces); retry later`,
+    };
   }
 
   /** Starts the background sweep (unref'd: no request waits on it; `close()` runs a last one). Idempotent. */
@@ -236,6 +267,29 @@ export class IngestAssembler {
     this.timer = null;
     await this.sweep({ all: this.onClose === 'all' });
   }
+}
+
+/** Splits a request's traces into groups of at most `max` spans (a large trace is split too; each piece keeps its header). */
+function writeGroups(inputs: readonly PendingTraceInput[], max: number): PendingTraceInput[][] {
+  const groups: PendingTraceInput[][] = [];
+  let group: PendingTraceInput[] = [];
+  let size = 0;
+  for (const t of inputs) {
+    if (t.spans.length === 0) group.push(t);
+    for (let from = 0; from < t.spans.length; ) {
+      const take = Math.min(t.spans.length - from, max - size);
+      group.push(take === t.spans.length ? t : { ...t, spans: t.spans.slice(from, from + take) });
+      size += take;
+      from += take;
+      if (size >= max) {
+        groups.push(group);
+        group = [];
+        size = 0;
+      }
+    }
+  }
+  if (group.length > 0 || groups.length === 0) groups.push(group);
+  return groups;
 }
 
 /**

@@ -17,7 +17,7 @@ import { DEFAULT_INGEST_RATE_LIMIT } from './config.js';
 import { createDashboard } from './dashboard.js';
 import type { ServiceDeps } from './deps.js';
 import { createGuards } from './guards.js';
-import { bodyLimit, requestLog } from './middleware.js';
+import { bodyLimit, otlpFailureEncoding, requestLog } from './middleware.js';
 import { agentRoutes } from './routes/agent.js';
 import { circuitRoutes } from './routes/circuits.js';
 import { healthRoutes } from './routes/health.js';
@@ -54,6 +54,8 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
   app.use(requestLog(logger, metrics));
   const origins = config.corsOrigins.split(',').map((s) => s.trim()).filter(Boolean);
   if (origins.length > 0) app.use('/api/*', cors({ origin: origins, allowHeaders: ['Authorization', 'Content-Type'] }));
+  // Before the body limit, so its 413 to a protobuf OTLP request is encoded as the OTLP spec requires too.
+  app.use('/v1/traces', otlpFailureEncoding());
   app.use(bodyLimit(config.bodyLimitBytes));
 
   app.onError((err, c) => {

@@ -117,17 +117,30 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <body><main><h1>The AgentEx dashboard has not been built</h1>
 <p>Run <code>npm run build:ui</code> (or <code>npm run build</code>) and reload. The API under <code>/api</code> works without it.</p></main></body></html>`;
 
-/** Parses the trace pipeline counters out of the service's Prometheus exposition (`agentex_traces_total`). */
-export function pipelineFromMetrics(text: string): { stored: number; sampledOut: number; dropped: number; lost: number } | null {
-  const out = { stored: 0, sampledOut: 0, dropped: 0, lost: 0 };
+/**
+ * Parses the trace pipeline counters out of the service's Prometheus exposition: our own runs
+ * (`agentex_traces_total`) and the traces assembled from OTLP ingest by this instance (`agentex_ingest_traces_total`:
+ * stored and sampled out count in the totals, and `ingested` says how many of the stored ones came from ingest).
+ */
+export function pipelineFromMetrics(text: string): { stored: number; sampledOut: number; dropped: number; lost: number; ingested: number } | null {
+  const out = { stored: 0, sampledOut: 0, dropped: 0, lost: 0, ingested: 0 };
   let seen = false;
   const names: Record<string, keyof typeof out> = { stored: 'stored', sampled_out: 'sampledOut', dropped: 'dropped', lost: 'lost' };
-  for (const m of text.matchAll(/^agentex_traces_total\{outcome="(\w+)"\} (\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/gm)) {
+  const num = '(\\d+(?:\\.\\d+)?(?:e[+-]?\\d+)?)';
+  for (const m of text.matchAll(new RegExp(`^agentex_traces_total\\{outcome="(\\w+)"\\} ${num}$`, 'gm'))) {
     const key = names[m[1]!];
     if (key) {
-      out[key] = Number(m[2]);
+      out[key] += Number(m[2]);
       seen = true;
     }
+  }
+  for (const m of text.matchAll(new RegExp(`^agentex_ingest_traces_total\\{result="(\\w+)"\\} ${num}$`, 'gm'))) {
+    const n = Number(m[2]);
+    if (m[1] === 'stored') {
+      out.stored += n;
+      out.ingested += n;
+    } else if (m[1] === 'sampled_out') out.sampledOut += n;
+    seen = true;
   }
   return seen ? out : null;
 }

@@ -8,6 +8,7 @@ import type { RequestIdVariables } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import type { HttpMetrics } from './deps.js';
 import type { Logger } from './logger.js';
+import { encodeOtlpProtobufStatus } from './otlpProto.js';
 
 /**
  * One access-log line (pino; `error` for 5xx, `info` otherwise) and the request metrics per request. Lines hold
@@ -47,5 +48,38 @@ export function bodyLimit(maxSize: number): MiddlewareHandler {
       return next();
     }
     return counted(c, next);
+  };
+}
+
+/**
+ * OTLP/HTTP failures in the request's encoding: a failure (4xx, 5xx) answered to a protobuf request carries a
+ * protobuf `google.rpc.Status` (message, and the bad field as a `google.rpc.BadRequest` detail) with
+ * `Content-Type: application/x-protobuf`, as the OTLP spec requires, whichever layer answered (auth 401, rate limit
+ * 429, body limit 413, decode 400, backpressure 503). Status code and headers (Retry-After) are kept. JSON requests
+ * keep the JSON error body, whose `message` is the Status message.
+ */
+export function otlpFailureEncoding(): MiddlewareHandler {
+  return async function otlpFailureEncoding(c, next) {
+    await next();
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-protobuf' || c.res.status < 400) return;
+    if (!(c.res.headers.get('content-type') ?? '').startsWith('application/json')) return;
+    let message = 'request failed';
+    let field: string | undefined;
+    try {
+      const body = (await c.res.clone().json()) as { message?: unknown; field?: unknown };
+      if (typeof body.message === 'string') message = body.message;
+      if (typeof body.field === 'string') field = body.field;
+    } catch {
+      // Not JSON after all: the generic message.
+    }
+    const status = c.res.status;
+    const bytes = encodeOtlpProtobufStatus(status, message, field);
+    const headers = new Headers(c.res.headers);
+    headers.set('content-type', 'application/x-protobuf');
+    headers.delete('content-length');
+    // Reset first: assigning over a response merges the old headers into the new one.
+    c.res = undefined;
+    c.res = new Response(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { status, headers });
   };
 }

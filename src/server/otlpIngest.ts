@@ -196,50 +196,78 @@ function decodeSpan(raw: unknown, resource: Record<string, AttributeValue>): Pen
   return { traceId, span, resource, ...(userId ? { userId } : {}), ...(agent ? { agent } : {}), ...(sessionId ? { sessionId } : {}) };
 }
 
-/**
- * Decodes an OTLP JSON `ExportTraceServiceRequest` into traces (one per trace id in the request).
- * Throws only when the body is not an OTLP request at all (the caller answers 400).
- */
-export function decodeOtlpJson(body: unknown): DecodedOtlp {
+/** One span as decoded (JSON shape) with the attributes of its resource. */
+export interface RawOtlpSpan {
+  raw: unknown;
+  resource: Record<string, AttributeValue>;
+}
+
+/** The spans of an OTLP JSON-shaped request, one by one. Throws when the body is not an OTLP request at all. */
+export function* otlpJsonSpans(body: unknown): Generator<RawOtlpSpan> {
   if (body === null || typeof body !== 'object' || !Array.isArray((body as { resourceSpans?: unknown }).resourceSpans)) {
     throw new TypeError('body must be an ExportTraceServiceRequest with a resourceSpans array');
   }
-  const byTrace = new Map<string, PendingSpan[]>();
-  let accepted = 0;
-  let rejected = 0;
-  let errorMessage = '';
-  const reject = (why: string, n = 1) => {
-    rejected += n;
-    if (!errorMessage) errorMessage = why;
-  };
   for (const rs of (body as { resourceSpans: unknown[] }).resourceSpans) {
     if (rs === null || typeof rs !== 'object') continue;
-    const resource = attributes((rs as { resource?: { attributes?: unknown } }).resource?.attributes).attrs;
+    const resource = resourceAttributes((rs as { resource?: { attributes?: unknown } }).resource?.attributes);
     const scopeSpans = (rs as { scopeSpans?: unknown }).scopeSpans;
     if (!Array.isArray(scopeSpans)) continue;
     for (const ss of scopeSpans) {
       const spans = ss && typeof ss === 'object' ? (ss as { spans?: unknown }).spans : undefined;
       if (!Array.isArray(spans)) continue;
-      for (const raw of spans) {
-        if (accepted >= MAX_SPANS_PER_REQUEST) {
-          reject(`more than ${MAX_SPANS_PER_REQUEST} spans in one request`);
-          continue;
-        }
-        const decoded = decodeSpan(raw, resource);
-        if (typeof decoded === 'string') {
-          reject(decoded);
-          continue;
-        }
-        accepted++;
-        const list = byTrace.get(decoded.traceId);
-        if (list) list.push(decoded);
-        else byTrace.set(decoded.traceId, [decoded]);
-      }
+      for (const raw of spans) yield { raw, resource };
     }
   }
-  const traces: TraceRecord[] = [];
-  for (const [traceId, pending] of byTrace) traces.push(assemble(traceId, pending));
-  return { traces, acceptedSpans: accepted, rejectedSpans: rejected, errorMessage };
+}
+
+/** A resource's attributes, decoded the way span attributes are. */
+export function resourceAttributes(list: unknown): Record<string, AttributeValue> {
+  return attributes(list).attrs;
+}
+
+/** Maps spans one at a time (so a caller can yield to the event loop between chunks) into traces. */
+export class OtlpSpanMapper {
+  private readonly byTrace = new Map<string, PendingSpan[]>();
+  private accepted = 0;
+  private rejected = 0;
+  private errorMessage = '';
+
+  private reject(why: string): void {
+    this.rejected++;
+    if (!this.errorMessage) this.errorMessage = why;
+  }
+
+  add(raw: unknown, resource: Record<string, AttributeValue>): void {
+    if (this.accepted >= MAX_SPANS_PER_REQUEST) {
+      this.reject(`more than ${MAX_SPANS_PER_REQUEST} spans in one request`);
+      return;
+    }
+    const decoded = decodeSpan(raw, resource);
+    if (typeof decoded === 'string') {
+      this.reject(decoded);
+      return;
+    }
+    this.accepted++;
+    const list = this.byTrace.get(decoded.traceId);
+    if (list) list.push(decoded);
+    else this.byTrace.set(decoded.traceId, [decoded]);
+  }
+
+  result(): DecodedOtlp {
+    const traces: TraceRecord[] = [];
+    for (const [traceId, pending] of this.byTrace) traces.push(assemble(traceId, pending));
+    return { traces, acceptedSpans: this.accepted, rejectedSpans: this.rejected, errorMessage: this.errorMessage };
+  }
+}
+
+/**
+ * Decodes an OTLP JSON `ExportTraceServiceRequest` into traces (one per trace id in the request).
+ * Throws only when the body is not an OTLP request at all (the caller answers 400).
+ */
+export function decodeOtlpJson(body: unknown): DecodedOtlp {
+  const mapper = new OtlpSpanMapper();
+  for (const { raw, resource } of otlpJsonSpans(body)) mapper.add(raw, resource);
+  return mapper.result();
 }
 
 function assemble(traceId: string, pending: PendingSpan[]): TraceRecord {

@@ -3,7 +3,8 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../common/errors.js';
-import { OTLP_DECODE_LIMITS, decodeOtlpBody, scanOtlpJson, scanOtlpProtobuf, type OtlpDecodeLimit } from './otlpLimits.js';
+import { encodeOtlpProtobufRequest } from './otlpProto.js';
+import { OTLP_DECODE_LIMITS, decodeOtlpBody, decodeOtlpBodyChunked, scanOtlpJson, scanOtlpProtobuf, type OtlpDecodeLimit } from './otlpLimits.js';
 
 // --- hand-built protobuf, so adversarial shapes cost nothing to make -------------------------------------------------
 
@@ -165,5 +166,70 @@ describe('decodeOtlpBody', () => {
     );
     expect(refuse('application/x-protobuf', new Uint8Array([0x0a, 0xff]))).toMatch(/^body: /);
     expect(refuse('application/x-protobuf', new Uint8Array(0))).toBe('ok');
+  });
+});
+
+describe('decodeOtlpBodyChunked', () => {
+  /** 1,000 spans of 10 traces, with resource attributes after the scope spans on the wire in protobuf. */
+  function manySpans(): Record<string, unknown> {
+    const spans = Array.from({ length: 1_000 }, (_, i) => ({
+      traceId: (Math.floor(i / 100) + 1).toString(16).padStart(32, 'a'),
+      spanId: (i + 1).toString(16).padStart(16, '0'),
+      ...(i % 100 === 0 ? {} : { parentSpanId: (Math.floor(i / 100) * 100 + 1).toString(16).padStart(16, '0') }),
+      name: 'chat m',
+      startTimeUnixNano: '1700000000000000000',
+      endTimeUnixNano: '1700000000500000000',
+      attributes: [
+        { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+        { key: 'gen_ai.request.model', value: { stringValue: 'm' } },
+        { key: 'gen_ai.usage.input_tokens', value: { intValue: String(i) } },
+      ],
+    }));
+    return { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }] }, scopeSpans: [{ spans: spans.slice(0, 500) }, { spans: spans.slice(500) }] }] };
+  }
+
+  /** Runs the decode while a setImmediate ticker counts how often the event loop came round. */
+  async function withTicks<T>(run: () => Promise<T>): Promise<{ value: T; ticks: number }> {
+    let ticks = 0;
+    let on = true;
+    const tick = () => {
+      ticks++;
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const value = await run();
+    on = false;
+    return { value, ticks };
+  }
+
+  it.each(['application/json', 'application/x-protobuf'] as const)('yields to the event loop between chunks and decodes %s as the synchronous decode does', async (type) => {
+    const plain = manySpans();
+    const hexToB64 = (h: unknown) => Buffer.from(String(h), 'hex').toString('base64');
+    const body =
+      type === 'application/json'
+        ? new TextEncoder().encode(JSON.stringify(plain))
+        : encodeOtlpProtobufRequest({
+            resourceSpans: (plain.resourceSpans as { scopeSpans: { spans: Record<string, unknown>[] }[] }[]).map((rs) => ({
+              ...rs,
+              scopeSpans: rs.scopeSpans.map((ss) => ({ spans: ss.spans.map((sp) => ({ ...sp, traceId: hexToB64(sp.traceId), spanId: hexToB64(sp.spanId), ...(sp.parentSpanId ? { parentSpanId: hexToB64(sp.parentSpanId) } : {}) })) })),
+            })),
+          });
+    const sync = decodeOtlpBody(type, body);
+    const { value: chunked, ticks } = await withTicks(() => decodeOtlpBodyChunked(type, body, 100));
+    expect(chunked).toEqual(sync);
+    expect(chunked.ok && chunked.value.acceptedSpans).toBe(1_000);
+    expect(chunked.ok && chunked.value.traces[0]!.metadata).toMatchObject({ resource: { 'service.name': 'svc' } });
+    // 1,000 spans in chunks of 100: the loop came round between the chunks (other requests are served there).
+    expect(ticks).toBeGreaterThanOrEqual(9);
+  });
+
+  it('refuses what the synchronous decode refuses, naming the same part', async () => {
+    const bad = [
+      ['application/json', new TextEncoder().encode('{"resourceSpans": [')],
+      ['application/json', new TextEncoder().encode('{"spans": []}')],
+      ['application/x-protobuf', new Uint8Array([0x0a, 0xff])],
+      ['application/x-protobuf', wrapSpans(repeat(field(2, EMPTY), OTLP_DECODE_LIMITS.spans + 1))],
+    ] as const;
+    for (const [type, body] of bad) expect(await decodeOtlpBodyChunked(type, body)).toEqual(decodeOtlpBody(type, body));
   });
 });

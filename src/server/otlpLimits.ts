@@ -7,8 +7,9 @@
  */
 import protobuf from 'protobufjs';
 import { ValidationError } from '../common/errors.js';
-import { decodeOtlpJson, type DecodedOtlp } from './otlpIngest.js';
-import { decodeOtlpProtobufRequest } from './otlpProto.js';
+import type { AttributeValue } from '../trace/model.js';
+import { OtlpSpanMapper, otlpJsonSpans, resourceAttributes, type DecodedOtlp, type RawOtlpSpan } from './otlpIngest.js';
+import { protobufSpans } from './otlpProto.js';
 
 /** Limits applied while scanning one request body. Passing one answers 400 naming it. */
 export const OTLP_DECODE_LIMITS = {
@@ -229,32 +230,96 @@ export function scanOtlpJson(text: string): { spans: number; nodes: number } {
 /** The media types `/v1/traces` accepts. */
 export type OtlpMediaType = 'application/json' | 'application/x-protobuf';
 
+/** Spans mapped between two yields to the event loop by {@link decodeOtlpBodyChunked}. */
+export const OTLP_DECODE_CHUNK_SPANS = 256;
+
+type DecodeResult = { ok: true; value: DecodedOtlp } | { ok: false; error: ValidationError };
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The refusal for an error thrown while decoding: a ValidationError as is, anything else as a malformed body. */
+function refusal(err: unknown): { ok: false; error: ValidationError } {
+  if (err instanceof ValidationError) return { ok: false, error: err };
+  return { ok: false, error: new ValidationError('body', 'Body is not a valid OTLP ExportTraceServiceRequest') };
+}
+
+/**
+ * The steps of decoding a body: scan within the limits, materialise, then the spans one by one (protobuf spans are
+ * decoded lazily, one message at a time). `pause` runs between the steps and after every `chunk` spans.
+ */
+function* decodeSteps(type: OtlpMediaType, body: Uint8Array, chunk: number): Generator<'pause', DecodedOtlp> {
+  let spans: Iterable<RawOtlpSpan>;
+  if (type === 'application/x-protobuf') {
+    scanOtlpProtobuf(body);
+    yield 'pause';
+    spans = (function* () {
+      const resources = new Map<unknown, Record<string, AttributeValue>>();
+      for (const { raw, resourceAttributes: list } of protobufSpans(body)) {
+        let resource = resources.get(list);
+        if (resource === undefined) resources.set(list, (resource = resourceAttributes(list)));
+        yield { raw, resource };
+      }
+    })();
+  } else {
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(body);
+    yield 'pause';
+    scanOtlpJson(text);
+    yield 'pause';
+    let plain: unknown;
+    try {
+      plain = JSON.parse(text);
+    } catch {
+      throw new ValidationError('body', 'Body is not valid JSON');
+    }
+    yield 'pause';
+    spans = otlpJsonSpans(plain);
+  }
+  const mapper = new OtlpSpanMapper();
+  let n = 0;
+  try {
+    for (const { raw, resource } of spans) {
+      mapper.add(raw, resource);
+      if (++n % chunk === 0) yield 'pause';
+    }
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    if (type === 'application/x-protobuf') throw new ValidationError('body', 'Body is not a valid OTLP protobuf message');
+    throw new ValidationError('resourceSpans', (err as Error).message);
+  }
+  return mapper.result();
+}
+
 /**
  * Decodes a `/v1/traces` body within {@link OTLP_DECODE_LIMITS}: scan, then materialise, then map. Returns the decoded
  * traces, or an error whose `field` names the limit passed or the part that was malformed (the route answers 400).
+ * Synchronous: the whole decode is one block of the event loop (see {@link decodeOtlpBodyChunked}).
  */
-export function decodeOtlpBody(type: OtlpMediaType, body: Uint8Array): { ok: true; value: DecodedOtlp } | { ok: false; error: ValidationError } {
+export function decodeOtlpBody(type: OtlpMediaType, body: Uint8Array): DecodeResult {
   try {
-    let plain: unknown;
-    if (type === 'application/x-protobuf') {
-      scanOtlpProtobuf(body);
-      plain = decodeOtlpProtobufRequest(body);
-    } else {
-      const text = new TextDecoder('utf-8', { fatal: false }).decode(body);
-      scanOtlpJson(text);
-      try {
-        plain = JSON.parse(text);
-      } catch {
-        throw new ValidationError('body', 'Body is not valid JSON');
-      }
-    }
-    try {
-      return { ok: true, value: decodeOtlpJson(plain) };
-    } catch (err) {
-      throw new ValidationError('resourceSpans', (err as Error).message);
+    const steps = decodeSteps(type, body, Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return { ok: true, value: step.value };
     }
   } catch (err) {
-    if (err instanceof ValidationError) return { ok: false, error: err };
-    return { ok: false, error: new ValidationError('body', 'Body is not a valid OTLP ExportTraceServiceRequest') };
+    return refusal(err);
+  }
+}
+
+/**
+ * {@link decodeOtlpBody} that yields to the event loop (`setImmediate`) between its steps and after every `chunkSpans`
+ * spans mapped, so a large body never holds the loop for the whole decode: other requests (health checks, the
+ * dashboard) are served in between. Same result as the synchronous decode.
+ */
+export async function decodeOtlpBodyChunked(type: OtlpMediaType, body: Uint8Array, chunkSpans = OTLP_DECODE_CHUNK_SPANS): Promise<DecodeResult> {
+  try {
+    const steps = decodeSteps(type, body, Math.max(1, Math.floor(chunkSpans)));
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return { ok: true, value: step.value };
+      await yieldToLoop();
+    }
+  } catch (err) {
+    return refusal(err);
   }
 }

@@ -241,7 +241,11 @@ describe('overview and trace page', () => {
 
   it('reads the pipeline counters from the metrics exposition', () => {
     const text = ['# HELP agentex_traces_total x', 'agentex_traces_total{outcome="stored"} 12', 'agentex_traces_total{outcome="sampled_out"} 3', 'agentex_traces_total{outcome="dropped"} 1e0'].join('\n');
-    expect(pipelineFromMetrics(text)).toEqual({ stored: 12, sampledOut: 3, dropped: 1, lost: 0 });
+    expect(pipelineFromMetrics(text)).toEqual({ stored: 12, sampledOut: 3, dropped: 1, lost: 0, ingested: 0 });
     expect(pipelineFromMetrics('')).toBeNull();
+    // Traces assembled from OTLP ingest count too (merged late spans and lost claims are not new traces).
+    const ingest = ['agentex_ingest_traces_total{result="stored"} 5', 'agentex_ingest_traces_total{result="stored_partial"} 1', 'agentex_ingest_traces_total{result="merged"} 2', 'agentex_ingest_traces_total{result="sampled_out"} 4'];
+    expect(pipelineFromMetrics([text, ...ingest].join('\n'))).toEqual({ stored: 17, sampledOut: 7, dropped: 1, lost: 0, ingested: 5 });
+    expect(pipelineFromMetrics(ingest.join('\n'))).toEqual({ stored: 5, sampledOut: 4, dropped: 0, lost: 0, ingested: 5 });
   });
 });

@@ -1,6 +1,6 @@
 /** OTLP/HTTP trace ingest (`POST /v1/traces`, JSON or protobuf): spans from other agents become AgentEx traces. */
 import { z } from '@hono/zod-openapi';
-import { decodeOtlpBody } from '../otlpLimits.js';
+import { decodeOtlpBodyChunked } from '../otlpLimits.js';
 import { encodeOtlpProtobufResponse } from '../otlpProto.js';
 import { ErrorSchema } from '../schemas.js';
 import { AUTH_401, BAD_400, BEARER, json400, LIMITED_429, type RouteContext } from './route.js';
@@ -13,7 +13,8 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
       return c.json({ error: 'unsupported_media_type', message: 'Use application/json or application/x-protobuf' }, 415);
     }
     // Scanned within OTLP_DECODE_LIMITS before anything is materialised; a refusal names the limit or the bad part.
-    const result = decodeOtlpBody(type, new Uint8Array(await c.req.arrayBuffer()));
+    // Mapped in chunks with yields between them: a large body does not hold the event loop for the whole decode.
+    const result = await decodeOtlpBodyChunked(type, new Uint8Array(await c.req.arrayBuffer()));
     if (!result.ok) return json400(c, result.error.message, result.error.field);
     const decoded = result.value;
     const outcome = await deps.ingest(decoded.traces);
@@ -68,7 +69,7 @@ export function ingestRoutes({ app, deps, guards }: RouteContext): void {
       503: {
         description: 'nothing of the request was taken (ingest is behind or the store is down); retry after `Retry-After` seconds',
         headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } },
-        content: { 'application/json': { schema: ErrorSchema } },
+        content: { 'application/json': { schema: ErrorSchema }, 'application/x-protobuf': { schema: z.string().openapi({ format: 'binary', description: 'google.rpc.Status' }) } },
       },
     },
   });

@@ -80,7 +80,7 @@ export interface Overview {
   totals: { total: number; byStatus: Record<TraceStatus, number>; p50DurationMs: number | null; p95DurationMs: number | null };
   series: Bucket[];
   circuits: { total: number; open: number; halfOpen: number };
-  pipeline: { stored: number; sampledOut: number; dropped: number; lost: number } | null;
+  pipeline: { stored: number; sampledOut: number; dropped: number; lost: number; ingested: number } | null;
 }
 
 /** An API answer that was not 2xx; `message` is the server's (already safe to show as text). */

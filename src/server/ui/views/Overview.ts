@@ -91,7 +91,7 @@ export function Overview(props: { loc: Location }) {
         <section class="card" aria-labelledby="h-pipe"><h2 id="h-pipe">Trace pipeline <span class="muted small">since the service started</span></h2>
           ${data.pipeline
             ? html`<${BarList} label="Traces since start" items=${[
-                { name: 'stored', value: data.pipeline.stored, cls: 's-success' },
+                { name: data.pipeline.ingested > 0 ? `stored (${data.pipeline.ingested} ingested)` : 'stored', value: data.pipeline.stored, cls: 's-success' },
                 { name: 'sampled out', value: data.pipeline.sampledOut, cls: 's-running' },
                 { name: 'dropped', value: data.pipeline.dropped, cls: 's-timeout' },
                 { name: 'lost', value: data.pipeline.lost, cls: 's-error' },
