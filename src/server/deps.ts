@@ -74,8 +74,11 @@ export interface ServiceDeps {
   /** Absent when no model provider is configured: the run route answers 503 saying what to set. */
   runAgent?: ((request: AgentRunRequest, signal: AbortSignal) => Promise<AgentRunResponse>) | undefined;
   metrics: HttpMetrics;
-  /** Erases what the state tier keeps about a user (conversations); called with every user deletion. */
-  eraseUserState?: ((userId: string) => Promise<void>) | undefined;
+  /**
+   * Erases what the state tier keeps about a user (conversations) in the shared tier and, by invalidation, on every
+   * instance; called with every user deletion. `everywhere: false` when the shared tier was unreachable (503, retry).
+   */
+  eraseUserState?: ((userId: string) => Promise<{ everywhere: boolean } | void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
   /**
