@@ -1,13 +1,18 @@
 /**
  * Three `agentex serve` processes on one Postgres database and one Redis, with the Anthropic emulator: a user's
  * turns on different instances (in sequence and at once) all reach the model, erasure through one instance reaches
- * all, and the API rate limit is one window for all instances.
+ * all, and the admin rate limit is one window for all instances. Then one process whose Redis is cut mid-run
+ * through a TCP proxy: it keeps serving on local state, says so on /metrics, and rejoins when Redis is back.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type EmulatorSet } from '../src/emulators/index.js';
+import { startTcpProxy } from '../src/state/testing/tcpProxy.js';
 import { serveInstance, type ServedInstance } from './support/serve.js';
 
 const PG_URL = process.env.AGENTEX_TEST_DATABASE_URL;
@@ -92,3 +97,50 @@ describe.skipIf(!PG_URL || !REDIS_URL)('three service processes sharing Postgres
     expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });
+
+describe.skipIf(!PG_URL || !REDIS_URL)('a service process whose Redis is cut mid-run', () => {
+  it('degrades to local state and limits, says so on /metrics, and rejoins when Redis is back', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'agentex-cut-'));
+    const target = new URL(REDIS_URL!);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const emu = await startEmulators();
+    const node = await serveInstance({
+      ...emu.env,
+      AGENTEX_REDIS_URL: `redis://127.0.0.1:${proxy.port}/${7 + (process.pid % 8)}`,
+      AGENTEX_SQLITE_PATH: path.join(dir, 'cut.db'),
+      AGENTEX_API_TOKEN: API,
+      AGENTEX_ADMIN_TOKEN: ADMIN,
+    });
+    const shared = async () => {
+      // A guarded request, so the rate limiter tries Redis (it learns of an outage or recovery by trying).
+      await fetch(`${node.url}/api/circuits`, { headers: { authorization: `Bearer ${API}` } });
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('agentex_shared_state_up{')).sort().join('\n');
+    };
+    try {
+      const up = 'agentex_shared_state_up{part="rate_limits"} 1\nagentex_shared_state_up{part="state_invalidation"} 1';
+      await expect.poll(shared, { timeout: 20_000, interval: 100 }).toBe(up);
+      const user = `cut-${randomBytes(3).toString('hex')}`;
+      const turn = (message: string) =>
+        fetch(`${node.url}/api/agent/run`, { method: 'POST', headers: { authorization: `Bearer ${API}`, 'content-type': 'application/json' }, body: JSON.stringify({ message, user_id: user }) });
+      emu.anthropic.enqueue({ text: 'a' });
+      expect((await turn('before the cut')).status).toBe(200);
+      proxy.cut();
+      emu.anthropic.enqueue({ text: 'b' });
+      expect((await turn('during the cut')).status).toBe(200);
+      await expect.poll(shared, { timeout: 20_000, interval: 100 }).toContain('part="rate_limits"} 0');
+      proxy.restore();
+      await expect.poll(shared, { timeout: 20_000, interval: 100 }).toBe(up);
+      emu.anthropic.enqueue({ text: 'c' });
+      const seen = emu.anthropic.nextRequest();
+      expect((await turn('after the cut')).status).toBe(200);
+      expect(JSON.stringify(await seen)).toContain('before the cut');
+    } finally {
+      await node.stop();
+      await emu.close();
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
