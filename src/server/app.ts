@@ -73,6 +73,7 @@ export function createApp(deps: ServiceDeps): OpenAPIHono<Env> {
     adminRateLimit: config.adminRateLimit,
     ingestRateLimit: config.ingestRateLimit ?? DEFAULT_INGEST_RATE_LIMIT,
     metrics,
+    shared: deps.sharedRateLimits,
   });
   const context: RouteContext = { app, deps, guards };
   healthRoutes(context);

@@ -10,6 +10,8 @@ import type { Tokens } from './auth.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { RateLimiterStats } from './rateLimit.js';
+import type { RunLimits } from './runLimits.js';
+import type { SharedRateLimits } from './sharedRateLimit.js';
 
 /**
  * A circuit as the API shows it: the breaker's own stats (the resilience core's registry provides them) with its
@@ -71,11 +73,18 @@ export interface ServiceDeps {
   circuits: CircuitsPort;
   /** Takes the traces decoded from one OTLP request (see `IngestAssembler.accept`). Never rejects. */
   ingest(traces: TraceRecord[]): Promise<IngestResult>;
+  /** Caps on agent runs at once (per instance, per user). Absent = unbounded (tests). */
+  runLimits?: RunLimits | undefined;
+  /** Rate limits shared by every instance (Redis). Absent = each instance counts alone. */
+  sharedRateLimits?: SharedRateLimits | undefined;
   /** Absent when no model provider is configured: the run route answers 503 saying what to set. */
   runAgent?: ((request: AgentRunRequest, signal: AbortSignal) => Promise<AgentRunResponse>) | undefined;
   metrics: HttpMetrics;
-  /** Erases what the state tier keeps about a user (conversations); called with every user deletion. */
-  eraseUserState?: ((userId: string) => Promise<void>) | undefined;
+  /**
+   * Erases what the state tier keeps about a user (conversations) in the shared tier and, by invalidation, on every
+   * instance; called with every user deletion. `everywhere: false` when the shared tier was unreachable (503, retry).
+   */
+  eraseUserState?: ((userId: string) => Promise<{ everywhere: boolean } | void>) | undefined;
   /** Readiness: false until migrations are done and again while shutting down. */
   isReady(): boolean;
   /**

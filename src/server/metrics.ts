@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { HttpMetrics } from './deps.js';
 import type { TraceStoreCounters } from '../store/TraceStore.js';
 import type { RateLimiterStats } from './rateLimit.js';
+import type { RunLimitStats } from './runLimits.js';
 
 /** Circuit counters as the resilience registry reports them. */
 export interface CircuitSample {
@@ -37,6 +38,13 @@ export interface MetricsSources {
   /** The trace store's own counters (purges, WAL checkpoints, statement cache). */
   storeCounters(): TraceStoreCounters;
   ready(): boolean;
+  /** Agent-run caps (in flight, refused). Absent = not reported. */
+  runLimits?(): RunLimitStats;
+  /**
+   * What this instance shares with the others and whether it is reaching it now: rate limits (Redis) and the state
+   * invalidation feed. A member is absent when nothing is shared that way (no Redis; SQLite).
+   */
+  shared?(): { rateLimits?: boolean; stateInvalidation?: boolean };
 }
 
 /** prom-client default gauges whose names end in `_total` (a counter suffix); dropped from our registry. */
@@ -265,6 +273,45 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
       this.set(sources.ready() ? 1 : 0);
     },
   });
+
+  if (sources.runLimits) {
+    const limits = () => sources.runLimits!();
+    new Gauge({
+      name: 'agentex_agent_runs_in_flight',
+      help: 'Agent runs running now in this instance (cap: AGENTEX_MAX_CONCURRENT_RUNS)',
+      registers: [registry],
+      collect() {
+        this.set(limits().running);
+      },
+    });
+    new Counter({
+      name: 'agentex_agent_runs_rejected_total',
+      help: 'Agent runs refused at once: reason instance (503, AGENTEX_MAX_CONCURRENT_RUNS) or user (429, AGENTEX_MAX_CONCURRENT_RUNS_PER_USER)',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        const r = limits().rejected;
+        this.reset();
+        this.inc({ reason: 'instance' }, r.instance);
+        this.inc({ reason: 'user' }, r.user);
+      },
+    });
+  }
+  if (sources.shared) {
+    const shared = () => sources.shared!();
+    new Gauge({
+      name: 'agentex_shared_state_up',
+      help: '1 while this instance reaches what it shares with the other instances (rate_limits: Redis; state_invalidation: the L2 feed), 0 while it falls back to local',
+      labelNames: ['part'],
+      registers: [registry],
+      collect() {
+        const s = shared();
+        this.reset();
+        if (s.rateLimits !== undefined) this.set({ part: 'rate_limits' }, s.rateLimits ? 1 : 0);
+        if (s.stateInvalidation !== undefined) this.set({ part: 'state_invalidation' }, s.stateInvalidation ? 1 : 0);
+      },
+    });
+  }
 
   const runs = new Counter({ name: 'agentex_agent_runs_total', help: 'Agent runs by final status', labelNames: ['status'], registers: [registry] });
   const runDuration = new Histogram({

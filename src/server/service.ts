@@ -37,6 +37,8 @@ import { createLogger, logRun, type Logger } from './logger.js';
 import { otlpExporter } from '../trace/exporters/otlp.js';
 import { listen, serverUrl } from './listen.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
+import { createRunLimits } from './runLimits.js';
+import { createSharedRateLimits } from './sharedRateLimit.js';
 
 /** After cancelling in-flight runs at the shutdown timeout, how long connections may take to finish their answer. */
 const FORCE_CLOSE_AFTER_CANCEL_MS = 2_000;
@@ -161,6 +163,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const state = createStateManager({ l2, logger });
   const memory = conversationMemory(state.conversations);
   const searchCache = stateSearchCache(state);
+  // Rate limits: counted in Redis for every instance when it is configured, else per instance.
+  const sharedRateLimits = config.redisUrl ? createSharedRateLimits({ url: config.redisUrl, logger }) : undefined;
+  const runLimits = createRunLimits({ maxConcurrent: config.maxConcurrentRuns, maxPerUser: config.maxConcurrentRunsPerUser });
   const circuits = new CircuitRegistry();
   const lastChange = new Map<string, number>();
   circuits.onStateChange((e) => {
@@ -199,6 +204,11 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       : {}),
     storeCounters: () => store.counters(),
     ready: () => ready,
+    runLimits: () => runLimits.stats(),
+    shared: () => ({
+      ...(sharedRateLimits ? { rateLimits: !sharedRateLimits.stats().degraded } : {}),
+      ...(l2.subscribe ? { stateInvalidation: state.stats().invalidation.listening } : {}),
+    }),
   });
   const timedExporter: TraceExporter = trackWrites(
     {
@@ -274,6 +284,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
         }
       : undefined,
     metrics,
+    runLimits,
+    sharedRateLimits,
     // Conversations are keyed by the user id's text form, so this also covers numeric ids.
     eraseUserState: (userId) => state.conversations.clear(userId),
     isReady: () => ready,
@@ -291,6 +303,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     await tracer.shutdown();
     await state.close();
     await store.close();
+    await sharedRateLimits?.close();
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError('AGENTEX_PORT', `Cannot listen on ${config.host}:${config.port} (${code})`);
   }
@@ -348,6 +361,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       await tracer.shutdown();
       await state.close();
       await store.close();
+      await sharedRateLimits?.close();
       circuits.dispose();
       logger.info({ stats: tracer.stats().processor }, 'stopped');
     })());

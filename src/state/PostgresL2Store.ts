@@ -6,7 +6,7 @@ import { bulkhead, type BulkheadPolicy } from '../resilience/index.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
 import { migratePostgres, type Migration } from '../common/persistence/migrations.js';
-import { L2_PURGE_CHUNK, type L2Entry, type L2Store, type StateLogger } from './L2Store.js';
+import { L2_PURGE_CHUNK, listTrimStart, type InvalidationHandlers, type L2Entry, type L2Store, type ListBounds, type StateLogger } from './L2Store.js';
 
 export interface PostgresL2StoreOptions {
   /** Connection URL. Exactly one of `url` and `pool`. */
@@ -47,7 +47,25 @@ export const POSTGRES_STATE_MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX state_entries_expires ON state_entries (expires_at)',
     ],
   },
+  {
+    version: 2,
+    name: 'append-only lists (conversations)',
+    statements: [
+      `CREATE TABLE state_list_items (
+        seq BIGSERIAL PRIMARY KEY,
+        collection TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        item TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL)`,
+      'CREATE INDEX state_list_items_key ON state_list_items (collection, key, seq)',
+      'CREATE INDEX state_list_items_expires ON state_list_items (expires_at)',
+    ],
+  },
 ];
+
+/** Reconnection delay of the LISTEN connection, ms. */
+const LISTEN_RETRY_MS = 500;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const consoleLogger: StateLogger = { warn: (fields, message) => console.warn(`[agentex] ${message}`, fields) };
@@ -87,7 +105,8 @@ export async function createPostgresL2Store(options: PostgresL2StoreOptions): Pr
     throw new StoreUnavailableError('postgres', 'open', err);
   }
   const gate = bulkhead({ maxConcurrent: maxConnections, maxQueue: MAX_QUEUED_QUERIES });
-  return new PostgresL2Store(pool, gate, !given, () => pool.off('error', onError));
+  const channel = schema === undefined ? 'agentex_state' : `agentex_state_${schema}`.slice(0, 63);
+  return new PostgresL2Store(pool, gate, !given, () => pool.off('error', onError), channel, given ? undefined : config, logger);
 }
 
 class PostgresL2Store implements L2Store {
@@ -99,7 +118,143 @@ class PostgresL2Store implements L2Store {
     private readonly gate: BulkheadPolicy,
     private readonly owned: boolean,
     private readonly detach: () => void,
+    private readonly channel: string,
+    /** Connection settings for the dedicated LISTEN client; without them (a pool you own) one pool client is held. */
+    private readonly listenConfig: PoolConfig | undefined,
+    private readonly logger: StateLogger,
   ) {}
+
+  private readonly listeners = new Set<() => void>();
+
+  async appendList(collection: string, key: string, items: readonly string[], bounds: ListBounds, ttlMs: number): Promise<string[]> {
+    if (this.closed) throw new StoreClosedError('postgres');
+    try {
+      return await this.gate.execute(async () => {
+        const client = await this.pool.connect();
+        try {
+          await client.query('BEGIN');
+          // One writer per list at a time, so sequence order is commit order and the trim sees every row.
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [collection, key]);
+          const now = Date.now();
+          const expiresAt = Math.round(now + ttlMs);
+          await client.query({
+            name: 'agentex_list_insert',
+            text: `INSERT INTO state_list_items (collection, key, item, bytes, expires_at)
+                   SELECT $1, $2, item, octet_length(item), $4 FROM unnest($3::text[]) WITH ORDINALITY AS t(item, n) ORDER BY n`,
+            values: [collection, key, items, expiresAt],
+          });
+          const { rows } = await client.query<{ seq: string; item: string; bytes: number }>({
+            name: 'agentex_list_rows',
+            text: 'SELECT seq, item, bytes FROM state_list_items WHERE collection = $1 AND key = $2 AND expires_at > $3 ORDER BY seq',
+            values: [collection, key, now],
+          });
+          const start = listTrimStart(rows.map((r) => r.bytes), bounds);
+          await client.query({
+            name: 'agentex_list_trim',
+            text: 'DELETE FROM state_list_items WHERE collection = $1 AND key = $2 AND (seq < $3 OR expires_at <= $4)',
+            values: [collection, key, rows[start]?.seq ?? '0', now],
+          });
+          await client.query({
+            name: 'agentex_list_touch',
+            text: 'UPDATE state_list_items SET expires_at = $3 WHERE collection = $1 AND key = $2',
+            values: [collection, key, expiresAt],
+          });
+          await client.query('COMMIT');
+          return rows.slice(start).map((r) => r.item);
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
+      });
+    } catch (err) {
+      throw new StoreUnavailableError('postgres', 'append', err);
+    }
+  }
+
+  async getList(collection: string, key: string): Promise<string[] | undefined> {
+    const { rows } = await this.query('get', {
+      name: 'agentex_list_get',
+      text: 'SELECT item FROM state_list_items WHERE collection = $1 AND key = $2 AND expires_at > $3 ORDER BY seq',
+      values: [collection, key, Date.now()],
+    });
+    return rows.length > 0 ? rows.map((r) => (r as { item: string }).item) : undefined;
+  }
+
+  async publish(message: string): Promise<void> {
+    await this.query('publish', { text: 'SELECT pg_notify($1, $2)', values: [this.channel, message] });
+  }
+
+  /** LISTENs on a connection of its own, reconnecting (and calling `resync`) until stopped. */
+  subscribe(handlers: InvalidationHandlers): () => void {
+    let stopped = false;
+    let current: pg.ClientBase | undefined;
+    let release: ((err?: Error) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let lost = false;
+    const drop = (err?: Error) => {
+      const c = current;
+      current = undefined;
+      if (!c) return;
+      if (release) release(err ?? new Error('listen connection dropped'));
+      else void (c as pg.Client).end().catch(() => undefined);
+      release = undefined;
+    };
+    const retry = () => {
+      if (stopped) return;
+      timer = setTimeout(() => void connect(), LISTEN_RETRY_MS);
+      timer.unref();
+    };
+    const onLost = (err?: Error) => {
+      if (!lost) {
+        lost = true;
+        this.logger.warn({ backend: 'postgres', error: describeCause(err) }, 'state invalidation feed lost; L1 cleared, reconnecting');
+        handlers.resync(false);
+      }
+      drop(err);
+      retry();
+    };
+    const connect = async () => {
+      if (stopped || this.closed) return;
+      try {
+        let client: pg.ClientBase;
+        if (this.listenConfig) {
+          const own = new pg.Client({ ...this.listenConfig });
+          await own.connect();
+          client = own;
+          release = undefined;
+        } else {
+          const pooled = await this.pool.connect();
+          client = pooled;
+          release = (err) => pooled.release(err);
+        }
+        current = client;
+        client.on('error', (err) => onLost(err));
+        client.on('end', () => {
+          if (current === client && !stopped) onLost();
+        });
+        client.on('notification', (n) => {
+          if (n.channel === this.channel && n.payload !== undefined) handlers.message(n.payload);
+        });
+        await client.query(`LISTEN "${this.channel}"`);
+        if (lost) this.logger.warn({ backend: 'postgres' }, 'state invalidation feed back');
+        lost = false;
+        handlers.resync(true);
+      } catch (err) {
+        onLost(err as Error);
+      }
+    };
+    void connect();
+    const stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+      this.listeners.delete(stop);
+      drop();
+    };
+    this.listeners.add(stop);
+    return stop;
+  }
 
   private async query(operation: string, config: pg.QueryConfig): Promise<pg.QueryResult> {
     if (this.closed) throw new StoreClosedError('postgres');
@@ -130,12 +285,14 @@ class PostgresL2Store implements L2Store {
   }
 
   async delete(collection: string, key: string): Promise<boolean> {
-    const { rowCount } = await this.query('delete', {
+    const { rows } = await this.query('delete', {
       name: 'agentex_state_delete',
-      text: 'DELETE FROM state_entries WHERE collection = $1 AND key = $2',
+      text: `WITH e AS (DELETE FROM state_entries WHERE collection = $1 AND key = $2 RETURNING 1),
+                  l AS (DELETE FROM state_list_items WHERE collection = $1 AND key = $2 RETURNING 1)
+             SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM l) AS n`,
       values: [collection, key],
     });
-    return (rowCount ?? 0) > 0;
+    return Number((rows[0] as { n: string }).n) > 0;
   }
 
   async purgeExpired(now = Date.now()): Promise<number> {
@@ -146,8 +303,13 @@ class PostgresL2Store implements L2Store {
         text: 'DELETE FROM state_entries WHERE ctid = ANY(ARRAY(SELECT ctid FROM state_entries WHERE expires_at <= $1 LIMIT $2))',
         values: [Math.floor(now), L2_PURGE_CHUNK],
       });
-      deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < L2_PURGE_CHUNK) return deleted;
+      const lists = await this.query('purge', {
+        name: 'agentex_list_purge',
+        text: 'DELETE FROM state_list_items WHERE seq = ANY(ARRAY(SELECT seq FROM state_list_items WHERE expires_at <= $1 LIMIT $2))',
+        values: [Math.floor(now), L2_PURGE_CHUNK],
+      });
+      deleted += (rowCount ?? 0) + (lists.rowCount ?? 0);
+      if ((rowCount ?? 0) < L2_PURGE_CHUNK && (lists.rowCount ?? 0) < L2_PURGE_CHUNK) return deleted;
     }
   }
 
@@ -158,6 +320,7 @@ class PostgresL2Store implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const stop of [...this.listeners]) stop();
     // An owned pool keeps its error listener so a connection terminated while it ends is logged, not thrown.
     if (this.owned) await this.pool.end();
     else this.detach();

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import { describeCause, StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
-import type { L2Entry, L2Store, StateLogger } from './L2Store.js';
+import type { InvalidationHandlers, L2Entry, L2Store, ListBounds, StateLogger } from './L2Store.js';
 
 export interface RedisL2StoreOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://…`. */
@@ -23,6 +23,28 @@ export interface RedisL2StoreOptions {
   /** Where connection loss is reported (once per outage). Default: stderr. */
   logger?: StateLogger;
 }
+
+/**
+ * Append, trim (count, then bytes from the oldest; the newest item always stays), expire and read back, atomically.
+ * KEYS[1] the list; ARGV: ttl ms, max items, max bytes, items….
+ */
+const APPEND_LIST = `
+local key = KEYS[1]
+for i = 4, #ARGV do redis.call('RPUSH', key, ARGV[i]) end
+redis.call('LTRIM', key, -tonumber(ARGV[2]), -1)
+local items = redis.call('LRANGE', key, 0, -1)
+local total = 1
+for i = 1, #items do total = total + string.len(items[i]) + 1 end
+local drop = 0
+while total > tonumber(ARGV[3]) and drop < #items - 1 do
+  drop = drop + 1
+  total = total - string.len(items[drop]) - 1
+end
+if drop > 0 then redis.call('LTRIM', key, drop, -1) end
+redis.call('PEXPIRE', key, ARGV[1])
+local kept = {}
+for i = drop + 1, #items do kept[#kept + 1] = items[i] end
+return kept`;
 
 const consoleLogger: StateLogger = { warn: (fields, message) => console.warn(`[agentex] ${message}`, fields) };
 
@@ -90,6 +112,61 @@ class RedisL2Store implements L2Store {
     return `${this.prefix}${collection}:${key}`;
   }
 
+  private listKey(collection: string, key: string): string {
+    return `${this.prefix}list:${collection}:${key}`;
+  }
+
+  private get channel(): string {
+    return `${this.prefix}invalidate`;
+  }
+
+  private readonly listeners = new Set<() => void>();
+
+  async appendList(collection: string, key: string, items: readonly string[], bounds: ListBounds, ttlMs: number): Promise<string[]> {
+    const args = [Math.max(1, Math.round(ttlMs)), bounds.maxItems, bounds.maxBytes, ...items];
+    return this.run('append', async () => (await this.client.eval(APPEND_LIST, 1, this.listKey(collection, key), ...args)) as string[]);
+  }
+
+  async getList(collection: string, key: string): Promise<string[] | undefined> {
+    const items = await this.run('get', () => this.client.lrange(this.listKey(collection, key), 0, -1));
+    return items.length > 0 ? items : undefined;
+  }
+
+  async publish(message: string): Promise<void> {
+    await this.run('publish', () => this.client.publish(this.channel, message));
+  }
+
+  /** A subscriber connection of its own; every (re)subscription and every loss calls `resync`. */
+  subscribe(handlers: InvalidationHandlers): () => void {
+    const sub = this.client.duplicate({ autoResubscribe: false, enableOfflineQueue: false, lazyConnect: true });
+    let subscribed = false;
+    sub.on('error', () => undefined); // the command connection reports outages
+    sub.on('ready', () => {
+      sub.subscribe(this.channel).then(
+        () => {
+          subscribed = true;
+          handlers.resync(true);
+        },
+        () => sub.disconnect(true),
+      );
+    });
+    sub.on('close', () => {
+      if (!subscribed) return;
+      subscribed = false;
+      handlers.resync(false);
+    });
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) handlers.message(message);
+    });
+    sub.connect().catch(() => undefined);
+    const stop = () => {
+      this.listeners.delete(stop);
+      sub.disconnect();
+    };
+    this.listeners.add(stop);
+    return stop;
+  }
+
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreClosedError('redis');
     try {
@@ -117,7 +194,7 @@ class RedisL2Store implements L2Store {
   }
 
   async delete(collection: string, key: string): Promise<boolean> {
-    return (await this.run('delete', () => this.client.del(this.key(collection, key)))) > 0;
+    return (await this.run('delete', () => this.client.del(this.key(collection, key), this.listKey(collection, key)))) > 0;
   }
 
   /** Redis expires keys itself. */
@@ -135,6 +212,7 @@ class RedisL2Store implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const stop of [...this.listeners]) stop();
     this.client.disconnect();
   }
 }

@@ -6,7 +6,7 @@ import { assertKnownKeys, assertNumber, assertString } from '../common/options.j
 import { StoreClosedError, StoreUnavailableError } from '../common/persistence/errors.js';
 import type { Migration } from '../common/persistence/migrations.js';
 import { openSqlite } from '../common/persistence/sqlite.js';
-import { L2_PURGE_CHUNK, type L2Entry, type L2Store } from './L2Store.js';
+import { L2_PURGE_CHUNK, listTrimStart, type L2Entry, type L2Store, type ListBounds } from './L2Store.js';
 
 export interface SqliteL2StoreOptions {
   /** Database file (its directory is created); `:memory:` for a private one. Default `./data/agentex.db`. */
@@ -27,6 +27,21 @@ export const SQLITE_STATE_MIGRATIONS: readonly Migration[] = [
         expires_at INTEGER NOT NULL,
         PRIMARY KEY (collection, key))`,
       'CREATE INDEX state_entries_expires ON state_entries (expires_at)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'append-only lists (conversations)',
+    statements: [
+      `CREATE TABLE state_list_items (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        item TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL)`,
+      'CREATE INDEX state_list_items_key ON state_list_items (collection, key, seq)',
+      'CREATE INDEX state_list_items_expires ON state_list_items (expires_at)',
     ],
   },
 ];
@@ -59,7 +74,34 @@ class SqliteL2Store implements L2Store {
       delete: db.prepare('DELETE FROM state_entries WHERE collection = ? AND key = ?'),
       purge: db.prepare('DELETE FROM state_entries WHERE rowid IN (SELECT rowid FROM state_entries WHERE expires_at <= ? LIMIT ?)'),
       ping: db.prepare('SELECT 1').pluck(),
+      listInsert: db.prepare('INSERT INTO state_list_items (collection, key, item, bytes, expires_at) VALUES (?, ?, ?, ?, ?)'),
+      listRows: db.prepare('SELECT seq, item, bytes FROM state_list_items WHERE collection = ? AND key = ? AND expires_at > ? ORDER BY seq'),
+      listDropBefore: db.prepare('DELETE FROM state_list_items WHERE collection = ? AND key = ? AND (seq < ? OR expires_at <= ?)'),
+      listTouch: db.prepare('UPDATE state_list_items SET expires_at = ? WHERE collection = ? AND key = ?'),
+      listDelete: db.prepare('DELETE FROM state_list_items WHERE collection = ? AND key = ?'),
+      listPurge: db.prepare('DELETE FROM state_list_items WHERE seq IN (SELECT seq FROM state_list_items WHERE expires_at <= ? LIMIT ?)'),
     };
+    this.appendTx = db.transaction((collection: string, key: string, items: readonly string[], bounds: ListBounds, ttlMs: number) => {
+      const now = Date.now();
+      const expiresAt = Math.round(now + ttlMs);
+      for (const item of items) this.s.listInsert.run(collection, key, item, Buffer.byteLength(item), expiresAt);
+      const rows = this.s.listRows.all(collection, key, now) as { seq: number; item: string; bytes: number }[];
+      const start = listTrimStart(rows.map((r) => r.bytes), bounds);
+      this.s.listDropBefore.run(collection, key, rows[start]?.seq ?? 0, now);
+      this.s.listTouch.run(expiresAt, collection, key);
+      return rows.slice(start).map((r) => r.item);
+    });
+  }
+
+  private readonly appendTx: (collection: string, key: string, items: readonly string[], bounds: ListBounds, ttlMs: number) => string[];
+
+  async appendList(collection: string, key: string, items: readonly string[], bounds: ListBounds, ttlMs: number): Promise<string[]> {
+    return this.run('append', () => this.appendTx(collection, key, items, bounds, ttlMs));
+  }
+
+  async getList(collection: string, key: string): Promise<string[] | undefined> {
+    const rows = this.run('get', () => this.s.listRows.all(collection, key, Date.now()) as { item: string }[]);
+    return rows.length > 0 ? rows.map((r) => r.item) : undefined;
   }
 
   private run<T>(operation: string, fn: () => T): T {
@@ -80,13 +122,13 @@ class SqliteL2Store implements L2Store {
   }
 
   async delete(collection: string, key: string): Promise<boolean> {
-    return this.run('delete', () => this.s.delete.run(collection, key).changes > 0);
+    return this.run('delete', () => this.s.delete.run(collection, key).changes + this.s.listDelete.run(collection, key).changes > 0);
   }
 
   async purgeExpired(now = Date.now()): Promise<number> {
     let deleted = 0;
     for (;;) {
-      const n = this.run('purge', () => this.s.purge.run(now, L2_PURGE_CHUNK).changes);
+      const n = this.run('purge', () => this.s.purge.run(now, L2_PURGE_CHUNK).changes + this.s.listPurge.run(now, L2_PURGE_CHUNK).changes);
       deleted += n;
       if (n < L2_PURGE_CHUNK) return deleted;
       await new Promise((r) => setImmediate(r));

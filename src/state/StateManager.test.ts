@@ -32,6 +32,8 @@ function flaky(inner: L2Store) {
     get: wrap(inner.get.bind(inner)),
     set: wrap(inner.set.bind(inner)),
     delete: wrap(inner.delete.bind(inner)),
+    appendList: wrap(inner.appendList.bind(inner)),
+    getList: wrap(inner.getList.bind(inner)),
     purgeExpired: wrap(inner.purgeExpired.bind(inner)),
     ping: wrap(inner.ping.bind(inner)),
     close: () => inner.close(),

@@ -2,14 +2,21 @@
  * The state manager: a bounded in-process L1 in front of a shared L2, by collection and key. Reads go through
  * (L1 miss → L2 → fill L1), writes go through (L1 and L2). The L2 is guarded by a circuit breaker; when it fails the
  * manager serves from L1 alone, logs one warning per outage, counts, and never throws into the caller.
+ * Every write to L2 is announced on the L2's invalidation feed (Redis pub/sub, Postgres LISTEN/NOTIFY), and the other
+ * instances drop their L1 copy of that entry as the message arrives (milliseconds; goal ≤ 1 s). When the feed comes
+ * back after a loss, the L1 is cleared, since messages may have been missed. Conversations: `conversations.ts`.
  */
+import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber } from '../common/options.js';
 import { circuitBreaker, isCircuitOpenError, type CircuitBreaker } from '../resilience/index.js';
 import { describeCause } from '../common/persistence/errors.js';
 import { ValueNotSerializableError, ValueTooLargeError } from './errors.js';
+import { createConversations, type ConversationMessage, type Conversations, type L2Result, type ListTier } from './conversations.js';
 import { L1Cache, type L1CacheOptions, type L1Stats } from './L1Cache.js';
 import type { L2Store, StateLogger } from './L2Store.js';
+
+export type { ClearResult, ConversationMessage, Conversations } from './conversations.js';
 
 /** Default TTLs of the built-in collections. */
 export const DEFAULT_COLLECTIONS: Readonly<Record<string, CollectionOptions>> = {
@@ -68,30 +75,25 @@ export interface L2Stats {
 export interface StateStats {
   l1: L1Stats;
   l2: L2Stats;
+  invalidation: InvalidationStats;
 }
 
-/** A message of a conversation: a role and content, plus anything JSON the agent keeps. */
-export interface ConversationMessage {
-  role: string;
-  content: unknown;
-  [field: string]: unknown;
+/** Counters of the cross-instance invalidation feed. */
+export interface InvalidationStats {
+  /** Whether the L2 has a feed (Redis, Postgres) and this instance is listening to it now. */
+  listening: boolean;
+  /** Messages from other instances applied to L1. */
+  received: number;
+  /** Writes whose announcement failed (the others keep their copy until its TTL or their next resync). */
+  publishFailed: number;
+  /** Times the L1 was cleared because messages may have been missed (feed lost or re-established). */
+  resyncs: number;
 }
 
-/** Helpers for the `conversations` collection, keyed by user id. */
-export interface Conversations {
-  /** The user's messages, oldest first (empty when none). Returned arrays are frozen. */
-  load(userId: string | number): Promise<readonly ConversationMessage[]>;
-  /** Appends messages, trims to the bounds, saves, and resolves to the stored history. Serialised per user. */
-  append(userId: string | number, ...messages: ConversationMessage[]): Promise<readonly ConversationMessage[]>;
-  /** Replaces the history (trimmed to the bounds) and resolves to what was stored. */
-  save(userId: string | number, messages: readonly ConversationMessage[]): Promise<readonly ConversationMessage[]>;
-  /** Forgets the user's conversation (e.g. on a GDPR request). */
-  clear(userId: string | number): Promise<void>;
-}
-
-type Frozen = NonNullable<unknown>;
-const TOMBSTONE: Frozen = Object.freeze({ tombstone: true });
-const FAILED = Symbol('l2 failed');
+/** An L1 slot: a value, or a deletion L2 has not confirmed (it hides the old L2 copy here until the TTL). */
+type Slot = { readonly kind: 'value'; readonly value: unknown } | { readonly kind: 'deleted' };
+const DELETED: Slot = Object.freeze({ kind: 'deleted' });
+const NOT_DONE: L2Result<never> = Object.freeze({ ok: false });
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -127,7 +129,7 @@ function serialise(collection: string, value: unknown, maxBytes: number): { json
 export class StateManager {
   /** Conversation helpers over the `conversations` collection. */
   readonly conversations: Conversations;
-  private readonly l1: L1Cache<Frozen>;
+  private readonly l1: L1Cache<Slot>;
   private readonly l2: L2Store | undefined;
   private readonly breaker: CircuitBreaker | undefined;
   private readonly collections: Map<string, number>;
@@ -138,7 +140,10 @@ export class StateManager {
   private degraded = false;
   private closed = false;
   private purging = false;
-  private readonly userLocks = new Map<string, Promise<unknown>>();
+  /** Identifies this instance's messages on the invalidation feed. */
+  private readonly origin = randomUUID();
+  private readonly invalidation = { listening: false, received: 0, publishFailed: 0, resyncs: 0 };
+  private readonly unsubscribe: (() => void) | undefined;
 
   constructor(options: StateManagerOptions = {}) {
     const where = 'createStateManager';
@@ -154,7 +159,7 @@ export class StateManager {
       logger = { warn: (fields, message) => console.warn(`[agentex] ${message}`, fields) },
     } = options;
     if (l2 !== undefined) {
-      for (const m of ['get', 'set', 'delete', 'purgeExpired', 'ping', 'close'] as const) {
+      for (const m of ['get', 'set', 'delete', 'appendList', 'getList', 'purgeExpired', 'ping', 'close'] as const) {
         if (typeof l2?.[m] !== 'function') assertFunction(where, `l2.${m}`, undefined);
       }
     }
@@ -177,7 +182,7 @@ export class StateManager {
       this.collections.set(name, c.ttlMs);
     }
 
-    this.l1 = new L1Cache<Frozen>(l1);
+    this.l1 = new L1Cache<Slot>(l1);
     this.l2 = l2;
     this.maxValueBytes = maxValueBytes;
     this.logger = logger;
@@ -196,7 +201,61 @@ export class StateManager {
         this.purgeTimer.unref();
       }
     }
-    this.conversations = this.makeConversations(maxMessages, convBytes);
+    this.unsubscribe = l2?.subscribe?.({ message: (text) => this.onInvalidation(text), resync: (listening) => this.resync(listening) });
+    this.conversations = createConversations(this.listTier(), { maxItems: maxMessages, maxBytes: convBytes }, (v) => serialise('conversations', v, this.maxValueBytes).json);
+  }
+
+  /** Applies another instance's write: its L1 copy of that entry goes. */
+  private onInvalidation(text: string): void {
+    let m: { o?: unknown; c?: unknown; k?: unknown };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.o === this.origin || typeof m.c !== 'string' || typeof m.k !== 'string') return;
+    this.invalidation.received++;
+    this.l1.delete(`${m.c}\u0000${m.k}`);
+    this.l1.delete(`list:${m.c}\u0000${m.k}`);
+  }
+
+  /**
+   * The feed was lost (`listening` false: L1 keeps serving, as in any L2 outage) or is back: then what was missed
+   * meanwhile is unknown, so the L1 is cleared.
+   */
+  private resync(listening: boolean): void {
+    this.invalidation.listening = listening;
+    if (!listening) return;
+    this.invalidation.resyncs++;
+    this.l1.clear();
+  }
+
+  /** Announces a write of (collection, key) to the other instances. Never throws. */
+  private announce(collection: string, key: string): void {
+    const l2 = this.l2;
+    if (!l2?.publish || this.closed) return;
+    l2.publish(JSON.stringify({ o: this.origin, c: collection, k: key })).catch(() => {
+      this.invalidation.publishFailed++;
+    });
+  }
+
+  private listTier(): ListTier {
+    const c = 'conversations';
+    const id = (key: string) => `list:${c}\u0000${key}`;
+    const ttl = () => this.ttlOf(c);
+    return {
+      shared: this.l2 !== undefined,
+      readList: (key) => this.viaL2('get', c, (l2) => l2.getList(c, key)),
+      appendList: (key, items, bounds) => this.viaL2('append', c, (l2) => l2.appendList(c, key, items, bounds, ttl())),
+      deleteList: (key) => this.viaL2('delete', c, (l2) => l2.delete(c, key)),
+      cached: (key) => {
+        const slot = this.l1.get(id(key));
+        return slot?.kind === 'value' ? (slot.value as readonly ConversationMessage[]) : undefined;
+      },
+      cache: (key, messages, bytes) => void this.l1.set(id(key), { kind: 'value', value: messages }, bytes + key.length, ttl()),
+      uncache: (key) => void this.l1.delete(id(key)),
+      invalidate: (key) => this.announce(c, key),
+    };
   }
 
   private ttlOf(collection: unknown): number {
@@ -214,17 +273,17 @@ export class StateManager {
     return key;
   }
 
-  /** Runs an L2 call through the breaker; on any failure counts, logs once per outage and returns FAILED. */
-  private async viaL2<T>(operation: string, collection: string, fn: (l2: L2Store) => Promise<T>): Promise<T | typeof FAILED> {
+  /** Runs an L2 call through the breaker; on any failure counts, logs once per outage and says it was not done. */
+  private async viaL2<T>(operation: string, collection: string, fn: (l2: L2Store) => Promise<T>): Promise<L2Result<T>> {
     const l2 = this.l2;
-    if (!l2 || !this.breaker || this.closed) return FAILED;
+    if (!l2 || !this.breaker || this.closed) return NOT_DONE;
     try {
       const result = await this.breaker.execute(() => fn(l2));
       if (this.degraded) {
         this.degraded = false;
         this.logger.warn({ backend: l2.backend }, 'state L2 recovered; read-through and write-through resumed');
       }
-      return result;
+      return { ok: true, value: result };
     } catch (err) {
       if (isCircuitOpenError(err)) this.l2Counts.shortCircuited++;
       else this.l2Counts.errors++;
@@ -235,7 +294,7 @@ export class StateManager {
           'state L2 unavailable; serving from L1 only until it recovers',
         );
       }
-      return FAILED;
+      return NOT_DONE;
     }
   }
 
@@ -248,19 +307,19 @@ export class StateManager {
     StateManager.checkKey(key);
     const id = `${collection}\u0000${key}`;
     const hit = this.l1.get(id);
-    if (hit !== undefined) return hit === TOMBSTONE ? undefined : (hit as T);
-    const entry = await this.viaL2('get', collection, (l2) => l2.get(collection, key));
-    if (entry === FAILED || entry === undefined) return undefined;
+    if (hit !== undefined) return hit.kind === 'value' ? (hit.value as T) : undefined;
+    const read = await this.viaL2('get', collection, (l2) => l2.get(collection, key));
+    if (!read.ok || read.value === undefined) return undefined;
+    const entry = read.value;
     const ttl = entry.expiresAt - Date.now();
     if (ttl <= 0) return undefined;
-    let value: Frozen;
+    let value: unknown;
     try {
-      value = deepFreeze(JSON.parse(entry.value) as Frozen);
+      value = deepFreeze(JSON.parse(entry.value) as unknown);
     } catch {
       return undefined; // not ours or damaged: treat as absent
     }
-    if (value === null) return null as T;
-    this.l1.set(id, value, Buffer.byteLength(entry.value) + id.length, ttl);
+    this.l1.set(id, { kind: 'value', value }, Buffer.byteLength(entry.value) + id.length, ttl);
     return value as T;
   }
 
@@ -280,10 +339,9 @@ export class StateManager {
     }
     const { json, bytes } = serialise(collection, value, this.maxValueBytes);
     const id = `${collection}\u0000${key}`;
-    const frozen = deepFreeze(JSON.parse(json) as Frozen);
-    if (frozen === null) this.l1.delete(id);
-    else this.l1.set(id, frozen, bytes + id.length, ttl);
-    await this.viaL2('set', collection, (l2) => l2.set(collection, key, json, ttl));
+    this.l1.set(id, { kind: 'value', value: deepFreeze(JSON.parse(json) as unknown) }, bytes + id.length, ttl);
+    const written = await this.viaL2('set', collection, (l2) => l2.set(collection, key, json, ttl));
+    if (written.ok) this.announce(collection, key);
   }
 
   /**
@@ -295,8 +353,9 @@ export class StateManager {
     StateManager.checkKey(key);
     const id = `${collection}\u0000${key}`;
     this.l1.delete(id);
-    const result = await this.viaL2('delete', collection, (l2) => l2.delete(collection, key));
-    if (result === FAILED && this.l2) this.l1.set(id, TOMBSTONE, id.length + 16, ttl);
+    const deleted = await this.viaL2('delete', collection, (l2) => l2.delete(collection, key));
+    if (deleted.ok) this.announce(collection, key);
+    else if (this.l2) this.l1.set(id, DELETED, id.length + 16, ttl);
   }
 
   /** Purges expired L2 entries now (also run by the background timer); resolves to the number deleted, 0 on failure. */
@@ -306,7 +365,7 @@ export class StateManager {
     try {
       const n = await this.viaL2('purge', '*', (l2) => l2.purgeExpired());
       this.l1.sweep();
-      return n === FAILED ? 0 : n;
+      return n.ok ? n.value : 0;
     } finally {
       this.purging = false;
     }
@@ -322,6 +381,7 @@ export class StateManager {
         shortCircuited: this.l2Counts.shortCircuited,
         circuit: this.breaker?.state ?? 'none',
       },
+      invalidation: { ...this.invalidation },
     };
   }
 
@@ -330,64 +390,9 @@ export class StateManager {
     if (this.closed) return;
     this.closed = true;
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.unsubscribe?.();
     this.l1.close();
     await this.l2?.close();
-  }
-
-  private makeConversations(maxMessages: number, maxBytes: number): Conversations {
-    const keyOf = (userId: unknown): string => {
-      if ((typeof userId === 'number' && Number.isFinite(userId)) || (typeof userId === 'string' && userId.length > 0 && userId.length <= 256)) {
-        return String(userId);
-      }
-      throw new ValidationError('userId', 'Expected `userId` to be a finite number or a non-empty string of at most 256 characters');
-    };
-    const bound = (messages: readonly ConversationMessage[]): ConversationMessage[] => {
-      if (!isArray(messages)) throw new ValidationError('messages', 'Expected `messages` to be an array');
-      messages.forEach((m, i) => {
-        if (m === null || typeof m !== 'object' || typeof m.role !== 'string') {
-          throw new ValidationError(`messages[${i}]`, 'Expected a message with a string `role`');
-        }
-      });
-      const kept = messages.slice(-maxMessages);
-      const sizes = kept.map((m) => serialise('conversations', m, this.maxValueBytes).bytes + 1);
-      let total = sizes.reduce((a, b) => a + b, 1);
-      let start = 0;
-      while (total > maxBytes && start < kept.length - 1) total -= sizes[start++]!;
-      if (total > maxBytes) throw new ValueTooLargeError('conversations', total, maxBytes);
-      return kept.slice(start);
-    };
-    const locked = <T>(userKey: string, fn: () => Promise<T>): Promise<T> => {
-      const previous = this.userLocks.get(userKey) ?? Promise.resolve();
-      const next = previous.then(fn, fn);
-      const settled = next.catch(() => undefined);
-      this.userLocks.set(userKey, settled);
-      void settled.then(() => {
-        if (this.userLocks.get(userKey) === settled) this.userLocks.delete(userKey);
-      });
-      return next;
-    };
-    const load = async (userKey: string) => (await this.get<readonly ConversationMessage[]>('conversations', userKey)) ?? Object.freeze([]);
-    const store = async (userKey: string, messages: readonly ConversationMessage[]) => {
-      const kept = bound(messages);
-      await this.set('conversations', userKey, kept);
-      return (await this.get<readonly ConversationMessage[]>('conversations', userKey)) ?? deepFreeze(kept);
-    };
-    return {
-      load: async (userId) => load(keyOf(userId)),
-      append: async (userId, ...messages) => {
-        const k = keyOf(userId);
-        bound(messages); // reject bad input before taking the lock
-        return locked(k, async () => store(k, [...(await load(k)), ...messages]));
-      },
-      save: async (userId, messages) => {
-        const k = keyOf(userId);
-        return locked(k, () => store(k, messages));
-      },
-      clear: async (userId) => {
-        const k = keyOf(userId);
-        return locked(k, () => this.delete('conversations', k));
-      },
-    };
   }
 }
 
@@ -401,9 +406,4 @@ export class StateManager {
  */
 export function createStateManager(options: StateManagerOptions = {}): StateManager {
   return new StateManager(options);
-}
-
-/** Array check without narrowing a typed array to any[]. */
-function isArray(value: unknown): boolean {
-  return Array.isArray(value);
 }

@@ -10,10 +10,11 @@ export {
   MAX_KEY_LENGTH,
   MAX_TTL_MS,
 } from './StateManager.js';
-export type { StateManagerOptions, CollectionOptions, StateStats, L2Stats, Conversations, ConversationMessage } from './StateManager.js';
+export type { StateManagerOptions, CollectionOptions, StateStats, L2Stats, InvalidationStats, Conversations, ConversationMessage, ClearResult } from './StateManager.js';
+export { KeyedLock } from './keyedLock.js';
 export { createL1Cache, L1Cache, DEFAULT_L1_MAX_ENTRIES, DEFAULT_L1_MAX_BYTES, DEFAULT_L1_SWEEP_INTERVAL_MS } from './L1Cache.js';
 export type { L1CacheOptions, L1Stats } from './L1Cache.js';
-export type { L2Store, L2Entry, StateLogger } from './L2Store.js';
+export type { L2Store, L2Entry, StateLogger, ListBounds, InvalidationHandlers } from './L2Store.js';
 export { createL2Store } from './createL2Store.js';
 export type { L2StoreOptions } from './createL2Store.js';
 export { createSqliteL2Store } from './SqliteL2Store.js';

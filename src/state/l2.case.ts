@@ -17,12 +17,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function runL2Contract({ create, createPeer }: L2Contract): void {
   let stores: L2Store[] = [];
+  const stops: (() => void)[] = [];
   const open = async (peer = false) => {
     const s = peer && createPeer ? await createPeer() : await create();
     stores.push(s);
     return s;
   };
   afterEach(async () => {
+    for (const stop of stops.splice(0)) stop();
     await Promise.all(stores.map((s) => s.close()));
     stores = [];
   });
@@ -95,6 +97,58 @@ export function runL2Contract({ create, createPeer }: L2Contract): void {
       expect((await b.get('sessions', 'shared-key'))?.value).toBe('{"from":"a"}');
       await b.delete('sessions', 'shared-key');
       expect(await a.get('sessions', 'shared-key')).toBeUndefined();
+    });
+
+    it('appends to lists atomically, trims by count and bytes, and keeps lists apart from values', async () => {
+      const l2 = await open();
+      const key = `list-${randomBytes(4).toString('hex')}`;
+      expect(await l2.getList('conversations', key)).toBeUndefined();
+      expect(await l2.appendList('conversations', key, ['"a"', '"b"'], { maxItems: 3, maxBytes: 1000 }, 60_000)).toEqual(['"a"', '"b"']);
+      expect(await l2.appendList('conversations', key, ['"c"', '"d"'], { maxItems: 3, maxBytes: 1000 }, 60_000)).toEqual(['"b"', '"c"', '"d"']);
+      // 1 + (3+1) per item: 9 bytes hold two items; the newest one always stays.
+      expect(await l2.appendList('conversations', key, ['"é"'], { maxItems: 3, maxBytes: 10 }, 60_000)).toEqual(['"d"', '"é"']);
+      expect(await l2.appendList('conversations', key, ['"long item"'], { maxItems: 3, maxBytes: 5 }, 60_000)).toEqual(['"long item"']);
+      expect(await l2.get('conversations', key)).toBeUndefined();
+      expect(await l2.getList('conversations', key)).toEqual(['"long item"']);
+      expect(await l2.delete('conversations', key)).toBe(true);
+      expect(await l2.getList('conversations', key)).toBeUndefined();
+    });
+
+    it.skipIf(!createPeer)('loses no append when two instances append to one list at once', async () => {
+      const a = await open();
+      const b = await open(true);
+      const key = `race-${randomBytes(4).toString('hex')}`;
+      const bounds = { maxItems: 1000, maxBytes: 100_000 };
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).appendList('conversations', key, [`"${i}-1"`, `"${i}-2"`], bounds, 60_000)),
+      );
+      const items = (await a.getList('conversations', key))!;
+      expect(items).toHaveLength(80);
+      // Each append's items stay together and in order.
+      for (let i = 0; i < items.length; i += 2) expect(items[i + 1]).toBe(items[i]!.replace('-1"', '-2"'));
+    });
+
+    it.skipIf(!createPeer)('delivers published messages to subscribers on other instances', async () => {
+      const a = await open();
+      const b = await open(true);
+      if (!a.publish || !b.subscribe) return; // SQLite: one instance, no feed
+      const got: string[] = [];
+      const listening = new Promise<void>((resolve) => {
+        const stop = b.subscribe!({ message: (m) => got.push(m), resync: (on) => on && resolve() });
+        stops.push(stop);
+      });
+      await listening;
+      const arrived = new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (got.includes('hello')) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 5);
+      });
+      await a.publish('hello');
+      await arrived;
+      expect(got).toContain('hello');
     });
   });
 }

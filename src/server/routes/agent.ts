@@ -43,7 +43,11 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
           }),
           content: { 'application/json': { schema: AgentRunResultSchema } },
         },
-        503: { description: 'no model provider configured, or the service is shutting down (the run was cancelled; retry)', content: { 'application/json': { schema: ErrorSchema } } },
+        429: { description: 'this user already has AGENTEX_MAX_CONCURRENT_RUNS_PER_USER runs in flight (Retry-After)', content: { 'application/json': { schema: ErrorSchema } } },
+        503: {
+          description: 'no model provider configured, the instance runs AGENTEX_MAX_CONCURRENT_RUNS already (Retry-After), or the service is shutting down (the run was cancelled; retry)',
+          content: { 'application/json': { schema: ErrorSchema } },
+        },
         ...BAD_400,
       },
     }),
@@ -73,7 +77,16 @@ export function agentRoutes({ app, deps, guards }: RouteContext): void {
       outgoing?.once('close', onClose);
       try {
         const parent = parseTraceparent(c.req.header('traceparent')) ?? undefined;
-        const result = await deps.runAgent({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system, parent }, controller.signal);
+        const run = deps.runAgent;
+        const start = () => run({ message: body.message, userId: body.user_id, agent: body.agent, system: body.system, parent }, controller.signal);
+        const admitted = deps.runLimits ? await deps.runLimits.run(body.user_id, start) : { ok: true as const, value: await start() };
+        if (!admitted.ok) {
+          c.header('Retry-After', String(admitted.retryAfterSeconds));
+          return admitted.reason === 'user'
+            ? c.json({ error: 'too_many_runs', message: 'This user has the most agent runs allowed at once in flight; retry later' }, 429)
+            : c.json({ error: 'runs_saturated', message: 'This instance runs the most agent runs allowed at once; retry later or elsewhere' }, 503);
+        }
+        const result = admitted.value;
         if (result.traceparent) c.header('traceparent', result.traceparent);
         if (shutdown?.aborted) return shuttingDown(c, result.traceId);
         return c.json({ output: result.output, trace_id: result.traceId, status: result.status, iterations: result.iterations }, 200);
