@@ -237,6 +237,20 @@ function resolveOptions(options: CircuitBreakerOptions): Resolved {
   };
 }
 
+/**
+ * A real `CircuitOpenError` whose stack is its first line only: the frames would point into the breaker, and
+ * capturing them made a rejection cost more than cockatiel's (see docs/benchmarks.md, "rejection while open").
+ */
+function openError(circuit: string, retryAfterMs: number): CircuitOpenError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CircuitOpenError(circuit, retryAfterMs);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The opening rule for the resolved options: one of the three policies, wrapped by slow-call tracking when on. */
 function openingRule(cfg: Resolved): Breaker {
   const rate = { minimumCalls: cfg.minimumCalls, failureRateThreshold: cfg.failureRateThreshold };
@@ -325,9 +339,8 @@ export class CircuitBreaker implements ScopedPolicy {
   }
 
   /**
-   * Settles the caller's promise after bookkeeping. Built with `new Promise` and `reject()` rather than
-   * `run.then(ok, err => { throw ... })`: a `throw` makes V8 walk the stack for the message location, which cost more
-   * than the breaker itself on the failure path; the extra promise costs a few ns on success.
+   * Settles the caller's promise after bookkeeping. `reject()` rather than a `throw` in a `then` callback: the throw
+   * made V8 look up the message location and tripled the breaker's failing-call overhead (docs/benchmarks.md).
    */
   private track<T>(run: Promise<T>, gen: number, start: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -360,7 +373,10 @@ export class CircuitBreaker implements ScopedPolicy {
   private reject(retryAfterMs: number): Promise<never> {
     this.rejections++;
     if (this.rejectedEvents.active) this.rejectedEvents.emit({ name: this.name, state: this.current, retryAfterMs });
-    return Promise.reject(new CircuitOpenError(this.name, retryAfterMs));
+    const error = openError(this.name, retryAfterMs);
+    // Rejected one microtask later, once the caller's `await` has attached its handler: this spares Node's
+    // unhandled-rejection bookkeeping, which with the stack made a rejection cost about a third of cockatiel's.
+    return new Promise<never>((_resolve, reject) => queueMicrotask(() => reject(error)));
   }
 
   private settleSuccess(gen: number, start: number): void {
