@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionsError, ValidationError } from '../common/errors.js';
 import { resetCoarseClock } from './clock.js';
@@ -49,6 +50,12 @@ describe('circuitBreaker', () => {
     expect((err as CircuitOpenError).retryAfterMs).toBe(1000);
     expect((err as CircuitOpenError).message).toBe('Circuit "exa" is open; retry after 1000 ms');
     expect((err as CircuitOpenError).stack).toContain('CircuitOpenError: Circuit "exa" is open');
+    // A real Error: built by the Error constructor, every field an own data property (no prototype getters).
+    expect(types.isNativeError(err)).toBe(true);
+    expect((err as CircuitOpenError).name).toBe('CircuitOpenError');
+    for (const key of ['message', 'stack', 'name', 'code', 'circuit', 'retryAfterMs']) {
+      expect(Object.getOwnPropertyDescriptor(err, key), key).toHaveProperty('value');
+    }
     const s = b.stats();
     expect(s.counts).toMatchObject({ calls: 6, successes: 1, failures: 5, rejections: 1 });
     expect(s.cooldownRemainingMs).toBe(1000);

@@ -14,15 +14,20 @@
 import { InvalidOptionsError, toError } from '../common/errors.js';
 import { assertFunction, assertKnownKeys, assertNumber, assertOneOf, assertString } from '../common/options.js';
 import type { GuardedFn, Policy, Scope, ScopedPolicy } from './context.js';
-import { RUN, cancelled, invoke, rejectSoon, scopeOf } from './context.js';
+import { RUN, cancelled, invoke, scopeOf } from './context.js';
 import { coarseNow } from './clock.js';
 import type { Disposer, Listener } from './Emitter.js';
 import { Emitter } from './Emitter.js';
 import { CircuitOpenError, TimeoutError } from './errors.js';
 import { timeout, type TimeoutPolicy } from './timeout.js';
 import { isCallerError } from './transient.js';
-import type { OutcomeWindow, WindowTotals } from './windows.js';
-import { CountWindow, OUTCOME_FAILURE, OUTCOME_SLOW, TimeWindow } from './windows.js';
+import type { Breaker } from './breakers/Breaker.js';
+import { ConsecutiveBreaker } from './breakers/ConsecutiveBreaker.js';
+import { CountBreaker } from './breakers/CountBreaker.js';
+import { SlowCallBreaker } from './breakers/SlowCallBreaker.js';
+import { TimeBreaker } from './breakers/TimeBreaker.js';
+import type { WindowTotals } from './windows.js';
+import { OUTCOME_FAILURE, OUTCOME_SLOW } from './windows.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
@@ -232,6 +237,33 @@ function resolveOptions(options: CircuitBreakerOptions): Resolved {
   };
 }
 
+/**
+ * A real `CircuitOpenError` whose stack is its first line only: the frames would point into the breaker, and
+ * capturing them made a rejection cost more than cockatiel's (see docs/benchmarks.md, "rejection while open").
+ */
+function openError(circuit: string, retryAfterMs: number): CircuitOpenError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CircuitOpenError(circuit, retryAfterMs);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** The opening rule for the resolved options: one of the three policies, wrapped by slow-call tracking when on. */
+function openingRule(cfg: Resolved): Breaker {
+  const rate = { minimumCalls: cfg.minimumCalls, failureRateThreshold: cfg.failureRateThreshold };
+  const rule =
+    cfg.policy === 'countWindow'
+      ? new CountBreaker(cfg.windowSize, rate)
+      : cfg.policy === 'timeWindow'
+        ? new TimeBreaker(cfg.windowMs, rate)
+        : new ConsecutiveBreaker(cfg.threshold);
+  if (cfg.slowCallMs === undefined) return rule;
+  return new SlowCallBreaker(rule, { minimumCalls: cfg.minimumCalls, slowCallRateThreshold: cfg.slowCallRateThreshold, windowSize: cfg.windowSize });
+}
+
 /** A circuit breaker policy. Create it with {@link circuitBreaker}. */
 export class CircuitBreaker implements ScopedPolicy {
   readonly name: string;
@@ -246,7 +278,8 @@ export class CircuitBreaker implements ScopedPolicy {
   private consecutiveFailures = 0;
   private probesInFlight = 0;
   private probeSuccesses = 0;
-  private readonly window: OutcomeWindow | undefined;
+  /** The opening rule: sees closed-state outcomes, says when to open (`breakers/`). */
+  private readonly breaker: Breaker;
   private readonly callTimeout: TimeoutPolicy | undefined;
   private readonly probeTimeout: TimeoutPolicy;
   private readonly slowCallMs: number;
@@ -275,11 +308,7 @@ export class CircuitBreaker implements ScopedPolicy {
     const { isFailure: _ignored, ...shown } = cfg;
     this.options = Object.freeze(shown);
     this.slowCallMs = cfg.slowCallMs ?? Infinity;
-    if (cfg.policy === 'countWindow' || (cfg.policy === 'consecutive' && cfg.slowCallMs !== undefined)) {
-      this.window = new CountWindow(cfg.windowSize);
-    } else if (cfg.policy === 'timeWindow') {
-      this.window = new TimeWindow(cfg.windowMs);
-    }
+    this.breaker = openingRule(cfg);
     this.callTimeout = cfg.timeoutMs === undefined ? undefined : timeout(cfg.timeoutMs);
     this.probeTimeout = this.callTimeout ?? timeout(Math.max(1, cfg.cooldownMs));
   }
@@ -310,9 +339,8 @@ export class CircuitBreaker implements ScopedPolicy {
   }
 
   /**
-   * Settles the caller's promise after bookkeeping. Built with `new Promise` and `reject()` rather than
-   * `run.then(ok, err => { throw ... })`: a `throw` makes V8 walk the stack for the message location, which cost more
-   * than the breaker itself on the failure path; the extra promise costs a few ns on success.
+   * Settles the caller's promise after bookkeeping. `reject()` rather than a `throw` in a `then` callback: the throw
+   * made V8 look up the message location and tripled the breaker's failing-call overhead (docs/benchmarks.md).
    */
   private track<T>(run: Promise<T>, gen: number, start: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -345,14 +373,17 @@ export class CircuitBreaker implements ScopedPolicy {
   private reject(retryAfterMs: number): Promise<never> {
     this.rejections++;
     if (this.rejectedEvents.active) this.rejectedEvents.emit({ name: this.name, state: this.current, retryAfterMs });
-    // No stack trace (it would only point here) and no Error constructor: see CircuitOpenError.fast.
-    return rejectSoon(CircuitOpenError.fast(this.name, retryAfterMs));
+    const error = openError(this.name, retryAfterMs);
+    // Rejected one microtask later, once the caller's `await` has attached its handler: this spares Node's
+    // unhandled-rejection bookkeeping, which with the stack made a rejection cost about a third of cockatiel's.
+    return new Promise<never>((_resolve, reject) => queueMicrotask(() => reject(error)));
   }
 
   private settleSuccess(gen: number, start: number): void {
     if (gen < this.resetGen) return;
     this.successes++;
-    this.lastSuccessAt = coarseNow();
+    const now = coarseNow();
+    this.lastSuccessAt = now;
     let slow = false;
     if (start >= 0) {
       const durationMs = performance.now() - start;
@@ -363,10 +394,8 @@ export class CircuitBreaker implements ScopedPolicy {
     if (gen !== this.gen) return;
     if (this.current === 'closed') {
       this.consecutiveFailures = 0;
-      if (this.window !== undefined) {
-        this.window.record(slow ? OUTCOME_SLOW : 0, coarseNow());
-        if (slow) this.evaluateWindow();
-      }
+      const reason = this.breaker.record(slow ? OUTCOME_SLOW : 0, now);
+      if (reason !== undefined) this.transition('open', reason);
     } else if (this.current === 'half_open') {
       this.probesInFlight--;
       if (++this.probeSuccesses >= this.cfg.successThreshold) this.transition('closed', 'probes_succeeded');
@@ -407,25 +436,10 @@ export class CircuitBreaker implements ScopedPolicy {
       else this.probesInFlight--;
     } else if (this.current === 'closed' && counted) {
       this.consecutiveFailures++;
-      if (this.window !== undefined) this.window.record(OUTCOME_FAILURE | (slow ? OUTCOME_SLOW : 0), coarseNow());
-      if (this.cfg.policy === 'consecutive' && this.consecutiveFailures >= this.cfg.threshold) {
-        this.transition('open', 'consecutive_failures');
-      } else if (this.window !== undefined) {
-        this.evaluateWindow();
-      }
+      const reason = this.breaker.record(OUTCOME_FAILURE | (slow ? OUTCOME_SLOW : 0), coarseNow());
+      if (reason !== undefined) this.transition('open', reason);
     }
     return error;
-  }
-
-  /** Opens the circuit when a window rate crosses its threshold (window policies and slow-call tracking). */
-  private evaluateWindow(): void {
-    const totals = this.window!.totals(coarseNow());
-    if (totals.calls < this.cfg.minimumCalls) return;
-    if (this.cfg.policy !== 'consecutive' && totals.failures / totals.calls >= this.cfg.failureRateThreshold) {
-      this.transition('open', 'failure_rate');
-    } else if (this.cfg.slowCallMs !== undefined && totals.slow / totals.calls >= this.cfg.slowCallRateThreshold) {
-      this.transition('open', 'slow_call_rate');
-    }
   }
 
   private transition(to: CircuitState, reason: StateChangeReason): void {
@@ -437,7 +451,7 @@ export class CircuitBreaker implements ScopedPolicy {
     if (to === 'open') this.openedAt = Date.now();
     if (to === 'closed') {
       this.consecutiveFailures = 0;
-      this.window?.reset();
+      this.breaker.reset();
     }
     if (this.stateChanges.active) this.stateChanges.emit({ name: this.name, from, to, reason });
   }
@@ -452,7 +466,7 @@ export class CircuitBreaker implements ScopedPolicy {
     this.consecutiveFailures = 0;
     this.probesInFlight = 0;
     this.probeSuccesses = 0;
-    this.window?.reset();
+    this.breaker.reset();
     this.calls = this.successes = this.failures = this.timeouts = this.rejections = this.ignored = this.slowCalls = 0;
     this.lastFailureAt = this.lastSuccessAt = null;
     this.lastError = null;
@@ -477,7 +491,7 @@ export class CircuitBreaker implements ScopedPolicy {
         slowCalls: this.slowCalls,
       },
       consecutiveFailures: this.consecutiveFailures,
-      window: this.window === undefined ? null : this.window.totals(coarseNow()),
+      window: this.breaker.window === undefined ? null : this.breaker.window.totals(coarseNow()),
       cooldownRemainingMs: state === 'open' ? Math.max(0, this.openedAt + this.cfg.cooldownMs - Date.now()) : 0,
       lastFailureAt: this.lastFailureAt,
       lastSuccessAt: this.lastSuccessAt,

@@ -4,7 +4,7 @@
  */
 import { assertKnownKeys, assertNumber } from '../common/options.js';
 import type { AbortListener, GuardedFn, Scope, ScopedPolicy } from './context.js';
-import { NEVER, RUN, cancelled, invoke, rejectSoon, scopeOf } from './context.js';
+import { NEVER, RUN, cancelled, invoke, scopeOf } from './context.js';
 import type { Disposer, Listener } from './Emitter.js';
 import { Emitter } from './Emitter.js';
 import { BulkheadRejectedError, CancelledError } from './errors.js';
@@ -92,7 +92,7 @@ class Bulkhead implements BulkheadPolicy {
     if (this.queued >= this.maxQueue) {
       this.rejected++;
       if (this.rejections.active) this.rejections.emit({ running: this.running, queued: this.queued });
-      return rejectSoon(new BulkheadRejectedError(this.maxConcurrent, this.maxQueue));
+      return Promise.reject(new BulkheadRejectedError(this.maxConcurrent, this.maxQueue));
     }
     return new Promise<T>((resolve, reject) => {
       const waiter = new Waiter(
