@@ -11,6 +11,7 @@ import type { ModelProvider } from '../agent/providers/types.js';
 import { runAgent } from '../agent/runAgent.js';
 import { conversationMemory, stateSearchCache } from '../agent/stateAdapters.js';
 import { CircuitRegistry, type CircuitStats } from '../resilience/index.js';
+import { createCircuitStateStore } from '../state/createCircuitStateStore.js';
 import { createL2Store } from '../state/createL2Store.js';
 import { createStateManager, type StateManager } from '../state/StateManager.js';
 import { createTraceStore } from '../store/createTraceStore.js';
@@ -161,7 +162,15 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const state = createStateManager({ l2, logger });
   const memory = conversationMemory(state.conversations);
   const searchCache = stateSearchCache(state);
-  const circuits = new CircuitRegistry();
+  // Circuit state shared by every instance: through Redis when configured, else a Postgres database; SQLite = one instance.
+  const sharedCircuitsUrl = config.redisUrl ?? config.databaseUrl;
+  const circuitStore = sharedCircuitsUrl ? await createCircuitStateStore({ url: sharedCircuitsUrl, keyPrefix: config.circuitKeyPrefix, logger }) : undefined;
+  circuitStore?.onAvailability((up) => {
+    if (up) logger.info({ backend: circuitStore.backend }, 'shared circuit state reachable again: circuits rejoined');
+    else logger.warn({ backend: circuitStore.backend }, 'shared circuit state unreachable: circuits run on local state');
+  });
+  const circuitState = () => (circuitStore === undefined ? ('local' as const) : circuitStore.available ? ('shared' as const) : ('local_fallback' as const));
+  const circuits = new CircuitRegistry(circuitStore ? { stateStore: circuitStore } : {});
   const lastChange = new Map<string, number>();
   circuits.onStateChange((e) => {
     lastChange.set(e.name, Date.now());
@@ -188,6 +197,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     cache: () => state.stats().l1,
     storeUp: () => storeUp && !writeHealth.snapshot().degraded,
+    ...(circuitStore ? { circuitStateShared: () => circuitStore.available } : {}),
     storeWriteErrors: () => writeHealth.snapshot().errors,
     ...(config.otlpEndpoint
       ? {
@@ -279,6 +289,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     isReady: () => ready,
     shutdownSignal: shutdownRuns.signal,
     storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
+    circuitState,
   });
 
   assembler.start();
@@ -290,6 +301,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     await assembler.close();
     await tracer.shutdown();
     await state.close();
+    await circuitStore?.close();
     await store.close();
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError('AGENTEX_PORT', `Cannot listen on ${config.host}:${config.port} (${code})`);
@@ -349,6 +361,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       await state.close();
       await store.close();
       circuits.dispose();
+      await circuitStore?.close();
       logger.info({ stats: tracer.stats().processor }, 'stopped');
     })());
 
