@@ -19,6 +19,8 @@ import { coarseNow } from './clock.js';
 import type { Disposer, Listener } from './Emitter.js';
 import { Emitter } from './Emitter.js';
 import { CircuitOpenError, TimeoutError } from './errors.js';
+import type { CircuitStateStore, SharedCircuitRecord } from './CircuitStateStore.js';
+import { SharedCircuitLink, type ProbeLease } from './SharedCircuitLink.js';
 import { timeout, type TimeoutPolicy } from './timeout.js';
 import { isCallerError } from './transient.js';
 import type { Breaker } from './breakers/Breaker.js';
@@ -84,6 +86,13 @@ export interface CircuitBreakerOptions {
    * and counted as `ignored`. If it throws, the error counts as a failure.
    */
   isFailure?: (err: Error) => boolean;
+  /**
+   * Shares this circuit's state with every breaker of the same name on the store (other processes included): an open
+   * anywhere opens everywhere, half-open admits `halfOpenMaxProbes` probes in all, a reset anywhere resets all. The
+   * closed path never waits on the store. While it is unreachable the breaker runs on its own state and rejoins when
+   * it returns. Default: none. See `agentex/state` for Redis and Postgres stores.
+   */
+  stateStore?: CircuitStateStore;
 }
 
 export interface CircuitCounts {
@@ -172,6 +181,7 @@ const OPTION_KEYS = [
   'slowCallMs',
   'slowCallRateThreshold',
   'isFailure',
+  'stateStore',
 ] as const;
 
 interface Resolved {
@@ -189,6 +199,7 @@ interface Resolved {
   slowCallMs: number | undefined;
   slowCallRateThreshold: number;
   isFailure: (err: Error) => boolean;
+  stateStore: CircuitStateStore | undefined;
 }
 
 const defaultIsFailure = (err: Error): boolean => !isCallerError(err);
@@ -219,6 +230,9 @@ function resolveOptions(options: CircuitBreakerOptions): Resolved {
     throw new InvalidOptionsError(`${where}.slowCallRateThreshold`, 'Option `slowCallRateThreshold` needs `slowCallMs`');
   }
   if (o.isFailure !== undefined) assertFunction(where, 'isFailure', o.isFailure);
+  if (o.stateStore !== undefined && (o.stateStore === null || typeof o.stateStore !== 'object' || typeof o.stateStore.apply !== 'function')) {
+    throw new InvalidOptionsError(`${where}.stateStore`, 'Expected `stateStore` to be a CircuitStateStore (memoryCircuitStateStore(), or a Redis/Postgres store)');
+  }
   return {
     name: assertString(where, 'name', o.name),
     threshold: num('threshold', 3, { integer: true, min: 1 }),
@@ -234,6 +248,7 @@ function resolveOptions(options: CircuitBreakerOptions): Resolved {
     slowCallMs,
     slowCallRateThreshold: num('slowCallRateThreshold', 0.5, { min: Number.MIN_VALUE, max: 1 }),
     isFailure: o.isFailure ?? defaultIsFailure,
+    stateStore: o.stateStore,
   };
 }
 
@@ -267,7 +282,7 @@ function openingRule(cfg: Resolved): Breaker {
 /** A circuit breaker policy. Create it with {@link circuitBreaker}. */
 export class CircuitBreaker implements ScopedPolicy {
   readonly name: string;
-  readonly options: Readonly<Omit<Resolved, 'isFailure'>>;
+  readonly options: Readonly<Omit<Resolved, 'isFailure' | 'stateStore'>>;
   private readonly cfg: Resolved;
 
   private current: CircuitState = 'closed';
@@ -294,6 +309,11 @@ export class CircuitBreaker implements ScopedPolicy {
   private lastFailureAt: number | null = null;
   private lastSuccessAt: number | null = null;
   private lastError: Error | null = null;
+  private lastReason: StateChangeReason = 'reset';
+  /** Set when the state is shared through a store. */
+  private readonly link: SharedCircuitLink | undefined;
+  /** Probe admissions this breaker is waiting for from the store. */
+  private acquiring = 0;
 
   private readonly stateChanges = new Emitter<StateChangeEvent>();
   private readonly successEvents = new Emitter<SuccessEvent>();
@@ -305,12 +325,28 @@ export class CircuitBreaker implements ScopedPolicy {
     const cfg = resolveOptions(options);
     this.cfg = cfg;
     this.name = cfg.name;
-    const { isFailure: _ignored, ...shown } = cfg;
+    const { isFailure: _ignored, stateStore, ...shown } = cfg;
     this.options = Object.freeze(shown);
     this.slowCallMs = cfg.slowCallMs ?? Infinity;
     this.breaker = openingRule(cfg);
     this.callTimeout = cfg.timeoutMs === undefined ? undefined : timeout(cfg.timeoutMs);
     this.probeTimeout = this.callTimeout ?? timeout(Math.max(1, cfg.cooldownMs));
+    if (stateStore !== undefined) {
+      this.link = new SharedCircuitLink(
+        stateStore,
+        {
+          name: cfg.name,
+          adopt: (record, fresh) => this.adopt(record, fresh),
+          localView: () => ({ state: this.current, openUntil: this.openedAt + cfg.cooldownMs, reason: this.lastReason }),
+        },
+        {
+          halfOpenMaxProbes: cfg.halfOpenMaxProbes,
+          successThreshold: cfg.successThreshold,
+          // A probe's slot outlives its time limit a little, so a crashed holder frees it without racing a live one.
+          leaseMs: Math.min(MAX_TIMER_MS, (cfg.timeoutMs ?? Math.max(1, cfg.cooldownMs)) + 1000),
+        },
+      );
+    }
   }
 
   /** Current state. Reading it performs the due open → half_open transition and nothing else. */
@@ -342,14 +378,14 @@ export class CircuitBreaker implements ScopedPolicy {
    * Settles the caller's promise after bookkeeping. `reject()` rather than a `throw` in a `then` callback: the throw
    * made V8 look up the message location and tripled the breaker's failing-call overhead (docs/benchmarks.md).
    */
-  private track<T>(run: Promise<T>, gen: number, start: number): Promise<T> {
+  private track<T>(run: Promise<T>, gen: number, start: number, lease?: ProbeLease): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       run.then(
         (value) => {
-          this.settleSuccess(gen, start);
+          this.settleSuccess(gen, start, lease);
           resolve(value);
         },
-        (err: unknown) => reject(this.settleFailure(gen, start, err)),
+        (err: unknown) => reject(this.settleFailure(gen, start, err, lease)),
       );
     });
   }
@@ -357,6 +393,40 @@ export class CircuitBreaker implements ScopedPolicy {
   private runNotClosed<T>(fn: GuardedFn<T>, scope: Scope): Promise<T> {
     if (scope.aborted) return Promise.reject(cancelled(scope));
     if (this.current === 'closed') return this[RUN](fn, scope);
+    if (this.link?.active) return this.runShared(fn, scope);
+    return this.runLocalProbe(fn, scope);
+  }
+
+  /** Open or half-open with a reachable store: the store admits probes cluster-wide. */
+  private runShared<T>(fn: GuardedFn<T>, scope: Scope): Promise<T> {
+    if (this.current === 'open') {
+      const remaining = this.openedAt + this.cfg.cooldownMs - Date.now();
+      if (remaining > 0) return this.reject(remaining);
+    }
+    // At most halfOpenMaxProbes asks or probes from here at once: a burst in half-open costs no burst of round trips.
+    if (this.probesInFlight + this.acquiring >= this.cfg.halfOpenMaxProbes) return this.reject(0);
+    this.acquiring++;
+    return this.link!.acquire(Date.now()).then((lease) => {
+      this.acquiring--;
+      if (lease === undefined) return this.runNotClosed(fn, scope); // the store failed: decide locally
+      if (lease === null) {
+        if (this.current === 'closed') return this[RUN](fn, scope);
+        return this.reject(this.current === 'open' ? Math.max(0, this.openedAt + this.cfg.cooldownMs - Date.now()) : 0);
+      }
+      if (this.current !== 'half_open') this.transition('half_open', 'cooldown_elapsed', true);
+      if (scope.aborted) {
+        void this.link!.probeDone(lease, undefined, 0);
+        return Promise.reject(cancelled(scope));
+      }
+      this.probesInFlight++;
+      const gen = this.gen;
+      const start = this.slowCallMs !== Infinity || this.successEvents.active || this.failureEvents.active ? performance.now() : -1;
+      this.calls++;
+      return this.track(this.probeTimeout[RUN](fn, scope), gen, start, lease);
+    });
+  }
+
+  private runLocalProbe<T>(fn: GuardedFn<T>, scope: Scope): Promise<T> {
     if (this.current === 'open') {
       const remaining = this.openedAt + this.cfg.cooldownMs - Date.now();
       if (remaining > 0) return this.reject(remaining);
@@ -379,7 +449,8 @@ export class CircuitBreaker implements ScopedPolicy {
     return new Promise<never>((_resolve, reject) => queueMicrotask(() => reject(error)));
   }
 
-  private settleSuccess(gen: number, start: number): void {
+  private settleSuccess(gen: number, start: number, lease?: ProbeLease): void {
+    if (lease !== undefined) this.reportProbe(lease, true, gen);
     if (gen < this.resetGen) return;
     this.successes++;
     const now = coarseNow();
@@ -398,13 +469,29 @@ export class CircuitBreaker implements ScopedPolicy {
       if (reason !== undefined) this.transition('open', reason);
     } else if (this.current === 'half_open') {
       this.probesInFlight--;
-      if (++this.probeSuccesses >= this.cfg.successThreshold) this.transition('closed', 'probes_succeeded');
+      // A shared probe: the store counts successes cluster-wide and closes (reportProbe adopts its answer).
+      if (lease === undefined && ++this.probeSuccesses >= this.cfg.successThreshold) this.transition('closed', 'probes_succeeded');
     }
   }
 
-  private settleFailure(gen: number, start: number, thrown: unknown): Error {
+  /**
+   * Hands a shared probe's outcome to the store (`undefined`: the error did not count) and adopts its decision. If the
+   * store cannot be reached, the probe decides locally, as without a store.
+   */
+  private reportProbe(lease: ProbeLease, ok: boolean | undefined, gen: number): void {
+    const openUntil = Date.now() + this.cfg.cooldownMs;
+    void this.link!.probeDone(lease, ok, openUntil).then((taken) => {
+      if (taken || ok !== true || gen !== this.gen || this.current !== 'half_open') return;
+      if (++this.probeSuccesses >= this.cfg.successThreshold) this.transition('closed', 'probes_succeeded');
+    });
+  }
+
+  private settleFailure(gen: number, start: number, thrown: unknown, lease?: ProbeLease): Error {
     const error = toError(thrown);
-    if (gen < this.resetGen) return error;
+    if (gen < this.resetGen) {
+      if (lease !== undefined) this.reportProbe(lease, undefined, gen);
+      return error;
+    }
     let counted: boolean;
     try {
       counted = this.cfg.isFailure(error) !== false;
@@ -430,9 +517,11 @@ export class CircuitBreaker implements ScopedPolicy {
       this.ignored++;
     }
     if (this.failureEvents.active) this.failureEvents.emit({ name: this.name, error, durationMs, counted });
+    if (lease !== undefined) this.reportProbe(lease, counted ? false : undefined, gen);
     if (gen !== this.gen) return error;
     if (this.current === 'half_open') {
-      if (counted) this.transition('open', 'probe_failed');
+      // A shared probe's failure opens here at once; the store, told by reportProbe, opens everywhere.
+      if (counted) this.transition('open', 'probe_failed', lease !== undefined);
       else this.probesInFlight--;
     } else if (this.current === 'closed' && counted) {
       this.consecutiveFailures++;
@@ -442,22 +531,51 @@ export class CircuitBreaker implements ScopedPolicy {
     return error;
   }
 
-  private transition(to: CircuitState, reason: StateChangeReason): void {
+  /** `shared`: the transition came from the store (or is already on its way there), so it is not published again. */
+  private transition(to: CircuitState, reason: StateChangeReason, shared = false): void {
     const from = this.current;
     this.current = to;
     this.gen++;
     this.probesInFlight = 0;
     this.probeSuccesses = 0;
+    this.lastReason = reason;
     if (to === 'open') this.openedAt = Date.now();
     if (to === 'closed') {
       this.consecutiveFailures = 0;
       this.breaker.reset();
     }
+    if (to === 'open' && !shared) this.link?.opened(reason, this.openedAt + this.cfg.cooldownMs);
     if (this.stateChanges.active) this.stateChanges.emit({ name: this.name, from, to, reason });
   }
 
-  /** Back to closed with every counter cleared. Calls still running finish without touching the new state. */
+  /**
+   * Applies a record from the store: a transition made by another instance, or the store's answer to ours. `fresh`
+   * is false when re-reading after an outage (a record that only says "reset" then clears nothing).
+   */
+  private adopt(record: SharedCircuitRecord, fresh: boolean): void {
+    if (record.state === 'open') {
+      if (this.current !== 'open') this.transition('open', record.reason, true);
+      // The first opener's cooldown is everyone's.
+      this.openedAt = record.openUntil - this.cfg.cooldownMs;
+    } else if (record.state === 'half_open') {
+      if (this.current !== 'half_open') this.transition('half_open', record.reason, true);
+    } else if (fresh && record.reason === 'reset') {
+      this.resetLocal();
+    } else if (this.current !== 'closed') {
+      this.transition('closed', record.reason, true);
+    }
+  }
+
+  /**
+   * Back to closed with every counter cleared. Calls still running finish without touching the new state. With a
+   * `stateStore`, every breaker sharing it resets too.
+   */
   reset(): void {
+    this.resetLocal();
+    this.link?.reset();
+  }
+
+  private resetLocal(): void {
     const from = this.current;
     this.current = 'closed';
     this.gen++;
@@ -470,6 +588,7 @@ export class CircuitBreaker implements ScopedPolicy {
     this.calls = this.successes = this.failures = this.timeouts = this.rejections = this.ignored = this.slowCalls = 0;
     this.lastFailureAt = this.lastSuccessAt = null;
     this.lastError = null;
+    this.lastReason = 'reset';
     if (this.stateChanges.active) this.stateChanges.emit({ name: this.name, from, to: 'closed', reason: 'reset' });
   }
 
@@ -523,8 +642,9 @@ export class CircuitBreaker implements ScopedPolicy {
     return this.timeoutEvents.on(listener);
   }
 
-  /** Drops every listener. The breaker stays usable. */
+  /** Drops every listener and detaches from the state store. The breaker stays usable, on local state. */
   dispose(): void {
+    this.link?.dispose();
     this.stateChanges.clear();
     this.successEvents.clear();
     this.failureEvents.clear();

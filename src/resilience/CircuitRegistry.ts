@@ -16,6 +16,7 @@ import { CircuitBreaker } from './CircuitBreaker.js';
 import type { Disposer, Listener } from './Emitter.js';
 import { Emitter } from './Emitter.js';
 import { RegistryFullError } from './errors.js';
+import type { CircuitStateStore } from './CircuitStateStore.js';
 
 /** Default bound on the number of circuits one registry holds. */
 export const DEFAULT_MAX_CIRCUITS = 1000;
@@ -23,6 +24,11 @@ export const DEFAULT_MAX_CIRCUITS = 1000;
 export interface CircuitRegistryOptions {
   /** Most circuits the registry holds; creating one more throws `RegistryFullError`. Default 1000. */
   maxCircuits?: number;
+  /**
+   * Where circuits created by `getOrCreate` share their state (e.g. Redis or Postgres from `agentex/state`, so that
+   * every process opens, probes and resets together). Default: none, each breaker alone. Not closed by the registry.
+   */
+  stateStore?: CircuitStateStore;
 }
 
 interface EventMap {
@@ -56,6 +62,8 @@ function subscribe<K extends EventName>(breaker: CircuitBreaker, event: K, liste
  */
 export class CircuitRegistry {
   readonly maxCircuits: number;
+  /** The store circuits created here share their state through, if any. */
+  readonly stateStore: CircuitStateStore | undefined;
   private readonly circuits = new Map<string, CircuitBreaker>();
   /** Creations refused because the registry was full. */
   private refused = 0;
@@ -71,7 +79,8 @@ export class CircuitRegistry {
 
   /** @throws InvalidOptionsError for unknown keys or a `maxCircuits` that is not an integer ≥ 1. */
   constructor(options: CircuitRegistryOptions = {}) {
-    assertKnownKeys('CircuitRegistry', options, ['maxCircuits']);
+    assertKnownKeys('CircuitRegistry', options, ['maxCircuits', 'stateStore']);
+    this.stateStore = options?.stateStore;
     this.maxCircuits =
       options?.maxCircuits === undefined
         ? DEFAULT_MAX_CIRCUITS
@@ -96,7 +105,7 @@ export class CircuitRegistry {
       throw new InvalidOptionsError('CircuitRegistry.getOrCreate.name', 'Pass the circuit name as the first argument, not in options');
     }
     this.ensureRoom();
-    const breaker = new CircuitBreaker({ ...options, name });
+    const breaker = new CircuitBreaker({ ...(this.stateStore ? { stateStore: this.stateStore } : {}), ...options, name });
     this.attach(breaker);
     return breaker;
   }

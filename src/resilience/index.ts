@@ -46,3 +46,5 @@ export { bulkhead } from './bulkhead.js';
 export type { BulkheadOptions, BulkheadPolicy, BulkheadRejectedEvent, BulkheadStats } from './bulkhead.js';
 export { pipeline } from './pipeline.js';
 export { isCallerError, isTransientError, TRANSIENT_NETWORK_CODES } from './transient.js';
+export { memoryCircuitStateStore, applyCircuitOp, MAX_PROBE_LEASES } from './CircuitStateStore.js';
+export type { CircuitStateStore, CircuitStateOp, CircuitOpResult, CircuitChange, SharedCircuitRecord, StoredCircuit } from './CircuitStateStore.js';

@@ -206,6 +206,12 @@ export const SETTINGS = {
     default: 20_000,
     description: 'OTLP ingest: most traces waiting for assembly across all instances; past it requests get 503 with Retry-After',
   }),
+  circuitKeyPrefix: setting({
+    env: 'AGENTEX_CIRCUIT_KEY_PREFIX',
+    schema: z.string().min(1).max(200),
+    default: 'agentex:circuits:',
+    description: 'Redis key and channel prefix of the shared circuit state (several deployments on one Redis each need their own)',
+  }),
   corsOrigins: setting({ env: 'AGENTEX_CORS_ORIGINS', schema: z.string(), default: '', description: 'Comma-separated origins allowed by CORS; empty = CORS off' }),
   model: setting({ env: 'AGENTEX_MODEL', flag: '--model', schema: z.string().min(1).optional(), description: 'Model name for the agent (default per provider)' }),
   anthropicApiKey: setting({ env: 'ANTHROPIC_API_KEY', schema: z.string().min(1).optional(), secret: true, description: 'Anthropic API key (enables the Anthropic provider)' }),

@@ -97,4 +97,9 @@ export interface ServiceDeps {
    * the store's ping decides its health.
    */
   storeWrites?(): 'ok' | 'failing';
+  /**
+   * Where circuit state lives now: `shared` through Redis/Postgres, `local` (none configured), or `local_fallback`
+   * while the shared store is unreachable. Absent = not reported on /health.
+   */
+  circuitState?(): 'local' | 'shared' | 'local_fallback';
 }

@@ -31,6 +31,8 @@ export interface MetricsSources {
   tracePipeline(): TracePipelineSample;
   cache(): { hits: number; misses: number; evictions: number };
   storeUp(): boolean;
+  /** Whether circuit state is shared right now. Absent = no shared store configured (the gauge is not exported). */
+  circuitStateShared?(): boolean;
   /** Traces forwarded to the team's collector (`AGENTEX_OTLP_ENDPOINT`) and lost after retries. Absent = not forwarding. */
   forwarded?(): { exported: number; lost: number };
   /** Failed writes to the trace store since start (exports that the store refused). Absent = not reported. */
@@ -148,6 +150,17 @@ export function createMetrics(sources: MetricsSources, { defaultMetrics = true }
       this.set(sources.storeUp() ? 1 : 0);
     },
   });
+  if (sources.circuitStateShared) {
+    const shared = () => sources.circuitStateShared?.() ?? false;
+    new Gauge({
+      name: 'agentex_circuit_state_shared',
+      help: '1 while circuit state is shared with the other instances (Redis or Postgres), 0 while circuits run on local state because the shared store is unreachable',
+      registers: [registry],
+      collect() {
+        this.set(shared() ? 1 : 0);
+      },
+    });
+  }
   if (sources.forwarded) {
     const forwarded = () => sources.forwarded?.() ?? { exported: 0, lost: 0 };
     new Counter({

@@ -11,6 +11,7 @@ import type { ModelProvider } from '../agent/providers/types.js';
 import { runAgent } from '../agent/runAgent.js';
 import { conversationMemory, stateSearchCache } from '../agent/stateAdapters.js';
 import { CircuitRegistry, type CircuitStats } from '../resilience/index.js';
+import { createCircuitStateStore } from '../state/createCircuitStateStore.js';
 import { createL2Store } from '../state/createL2Store.js';
 import { createStateManager, type StateManager } from '../state/StateManager.js';
 import { createTraceStore } from '../store/createTraceStore.js';
@@ -166,7 +167,15 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   // Rate limits: counted in Redis for every instance when it is configured, else per instance.
   const sharedRateLimits = config.redisUrl ? createSharedRateLimits({ url: config.redisUrl, logger }) : undefined;
   const runLimits = createRunLimits({ maxConcurrent: config.maxConcurrentRuns, maxPerUser: config.maxConcurrentRunsPerUser });
-  const circuits = new CircuitRegistry();
+  // Circuit state shared by every instance: through Redis when configured, else a Postgres database; SQLite = one instance.
+  const sharedCircuitsUrl = config.redisUrl ?? config.databaseUrl;
+  const circuitStore = sharedCircuitsUrl ? await createCircuitStateStore({ url: sharedCircuitsUrl, keyPrefix: config.circuitKeyPrefix, logger }) : undefined;
+  circuitStore?.onAvailability((up) => {
+    if (up) logger.info({ backend: circuitStore.backend }, 'shared circuit state reachable again: circuits rejoined');
+    else logger.warn({ backend: circuitStore.backend }, 'shared circuit state unreachable: circuits run on local state');
+  });
+  const circuitState = () => (circuitStore === undefined ? ('local' as const) : circuitStore.available ? ('shared' as const) : ('local_fallback' as const));
+  const circuits = new CircuitRegistry(circuitStore ? { stateStore: circuitStore } : {});
   const lastChange = new Map<string, number>();
   circuits.onStateChange((e) => {
     lastChange.set(e.name, Date.now());
@@ -193,6 +202,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     },
     cache: () => state.stats().l1,
     storeUp: () => storeUp && !writeHealth.snapshot().degraded,
+    ...(circuitStore ? { circuitStateShared: () => circuitStore.available } : {}),
     storeWriteErrors: () => writeHealth.snapshot().errors,
     ...(config.otlpEndpoint
       ? {
@@ -291,6 +301,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     isReady: () => ready,
     shutdownSignal: shutdownRuns.signal,
     storeWrites: () => (writeHealth.snapshot().degraded ? 'failing' : 'ok'),
+    circuitState,
   });
 
   assembler.start();
@@ -302,6 +313,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
     await assembler.close();
     await tracer.shutdown();
     await state.close();
+    await circuitStore?.close();
     await store.close();
     await sharedRateLimits?.close();
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -363,6 +375,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
       await store.close();
       await sharedRateLimits?.close();
       circuits.dispose();
+      await circuitStore?.close();
       logger.info({ stats: tracer.stats().processor }, 'stopped');
     })());
 

@@ -92,7 +92,8 @@ export async function createPostgresL2Store(options: PostgresL2StoreOptions): Pr
   const config: PoolConfig = { connectionString: url, max: maxConnections, connectionTimeoutMillis: connectionTimeoutMs, statement_timeout: statementTimeoutMs };
   if (schema !== undefined) config.options = `-c search_path=${schema}`;
   // The driver loads here, when a Postgres store is opened: importing this module never loads `pg`.
-  const pool = given ?? new (await import('pg')).default.Pool(config);
+  const driver = given ? undefined : (await import('pg')).default;
+  const pool = given ?? new driver!.Pool(config);
   const onError = (err: Error) => logger.warn({ backend: 'postgres', error: describeCause(err) }, 'idle Postgres connection failed');
   pool.on('error', onError);
   try {
@@ -106,7 +107,7 @@ export async function createPostgresL2Store(options: PostgresL2StoreOptions): Pr
   }
   const gate = bulkhead({ maxConcurrent: maxConnections, maxQueue: MAX_QUEUED_QUERIES });
   const channel = schema === undefined ? 'agentex_state' : `agentex_state_${schema}`.slice(0, 63);
-  return new PostgresL2Store(pool, gate, !given, () => pool.off('error', onError), channel, given ? undefined : config, logger);
+  return new PostgresL2Store(pool, gate, !given, () => pool.off('error', onError), channel, driver ? () => new driver.Client({ ...config }) : undefined, logger);
 }
 
 class PostgresL2Store implements L2Store {
@@ -120,7 +121,7 @@ class PostgresL2Store implements L2Store {
     private readonly detach: () => void,
     private readonly channel: string,
     /** Connection settings for the dedicated LISTEN client; without them (a pool you own) one pool client is held. */
-    private readonly listenConfig: PoolConfig | undefined,
+    private readonly listenClient: (() => pg.Client) | undefined,
     private readonly logger: StateLogger,
   ) {}
 
@@ -219,8 +220,8 @@ class PostgresL2Store implements L2Store {
       if (stopped || this.closed) return;
       try {
         let client: pg.ClientBase;
-        if (this.listenConfig) {
-          const own = new pg.Client({ ...this.listenConfig });
+        if (this.listenClient) {
+          const own = this.listenClient();
           await own.connect();
           client = own;
           release = undefined;

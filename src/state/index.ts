@@ -24,3 +24,7 @@ export type { PostgresL2StoreOptions } from './PostgresL2Store.js';
 export { createRedisL2Store } from './RedisL2Store.js';
 export type { RedisL2StoreOptions } from './RedisL2Store.js';
 export { ValueNotSerializableError, ValueTooLargeError, isValueNotSerializableError, isValueTooLargeError } from './errors.js';
+export { createRedisCircuitStateStore } from './RedisCircuitStateStore.js';
+export type { RedisCircuitStateStoreOptions } from './RedisCircuitStateStore.js';
+export { createPostgresCircuitStateStore } from './PostgresCircuitStateStore.js';
+export type { PostgresCircuitStateStoreOptions } from './PostgresCircuitStateStore.js';

@@ -33,6 +33,10 @@ export function healthRoutes({ app, deps }: RouteContext): void {
                 store: z.enum(['ok', 'down', 'write_failing']).openapi({
                   description: '`down`: the store does not answer its ping; `write_failing`: it answers, but the last several trace writes failed (recovers on the next successful write)',
                 }),
+                circuitState: z.enum(['local', 'shared', 'local_fallback']).optional().openapi({
+                  description:
+                    '`shared`: circuit state is shared with the other instances (Redis or Postgres); `local`: no shared store is configured; `local_fallback`: the shared store is unreachable, so circuits run on this instance\'s state until it returns',
+                }),
               }),
             },
           },
@@ -43,8 +47,9 @@ export function healthRoutes({ app, deps }: RouteContext): void {
       const circuits = Object.fromEntries(deps.circuits.list().map((s) => [s.name, s.state]));
       const ping = await storePing();
       const store = !ping.ok ? ('down' as const) : deps.storeWrites?.() === 'failing' ? ('write_failing' as const) : ('ok' as const);
-      const degraded = store !== 'ok' || Object.values(circuits).some((s) => s === 'open');
-      return c.json({ status: degraded ? ('degraded' as const) : ('healthy' as const), circuits, store }, 200);
+      const circuitState = deps.circuitState?.();
+      const degraded = store !== 'ok' || circuitState === 'local_fallback' || Object.values(circuits).some((s) => s === 'open');
+      return c.json({ status: degraded ? ('degraded' as const) : ('healthy' as const), circuits, store, ...(circuitState ? { circuitState } : {}) }, 200);
     },
   );
 
