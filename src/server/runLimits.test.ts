@@ -40,8 +40,8 @@ describe.skipIf(!REDIS_URL)('shared rate limits on Redis', () => {
 
   it('counts one window for all instances, atomically, and answers undefined when Redis is unreachable', async () => {
     const quiet = { warn: () => undefined };
-    const a = createSharedRateLimits({ url: REDIS_URL!, keyPrefix: prefix, logger: quiet, commandTimeoutMs: 2000 });
-    const b = createSharedRateLimits({ url: REDIS_URL!, keyPrefix: prefix, logger: quiet, commandTimeoutMs: 2000 });
+    const a = await createSharedRateLimits({ url: REDIS_URL!, keyPrefix: prefix, logger: quiet, commandTimeoutMs: 2000 });
+    const b = await createSharedRateLimits({ url: REDIS_URL!, keyPrefix: prefix, logger: quiet, commandTimeoutMs: 2000 });
     await expect.poll(async () => (await a.hit('probe', 'x', 1000, 60_000)) !== undefined, { timeout: 5000 }).toBe(true);
     await expect.poll(async () => (await b.hit('probe', 'x', 1000, 60_000)) !== undefined, { timeout: 5000 }).toBe(true);
     const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).hit('read', 'client-1', 12, 60_000)));
@@ -49,7 +49,7 @@ describe.skipIf(!REDIS_URL)('shared rate limits on Redis', () => {
     expect(decisions.every((d) => d!.retryAfterSeconds >= 1 && d!.retryAfterSeconds <= 60)).toBe(true);
     expect((await a.hit('read', 'client-2', 12, 60_000))?.allowed).toBe(true);
     await Promise.all([a.close(), b.close()]);
-    const dead = createSharedRateLimits({ url: 'redis://127.0.0.1:1', keyPrefix: prefix, logger: quiet });
+    const dead = await createSharedRateLimits({ url: 'redis://127.0.0.1:1', keyPrefix: prefix, logger: quiet });
     expect(await dead.hit('read', 'k', 1, 60_000)).toBeUndefined();
     expect(dead.stats()).toEqual({ degraded: true, errors: 1 });
     await dead.close();

@@ -165,7 +165,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<R
   const memory = conversationMemory(state.conversations);
   const searchCache = stateSearchCache(state);
   // Rate limits: counted in Redis for every instance when it is configured, else per instance.
-  const sharedRateLimits = config.redisUrl ? createSharedRateLimits({ url: config.redisUrl, logger }) : undefined;
+  const sharedRateLimits = config.redisUrl ? await createSharedRateLimits({ url: config.redisUrl, logger }) : undefined;
   const runLimits = createRunLimits({ maxConcurrent: config.maxConcurrentRuns, maxPerUser: config.maxConcurrentRunsPerUser });
   // Circuit state shared by every instance: through Redis when configured, else a Postgres database; SQLite = one instance.
   const sharedCircuitsUrl = config.redisUrl ?? config.databaseUrl;

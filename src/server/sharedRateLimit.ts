@@ -5,7 +5,6 @@
  * the guard then counts on its own bounded per-instance limiter until Redis answers again (logged once per outage).
  * Keys expire with their window, so Redis holds at most one key per client active in the last window.
  */
-import { Redis } from 'ioredis';
 import { describeCause } from '../common/persistence/errors.js';
 import type { RateLimitDecision } from './rateLimit.js';
 
@@ -42,8 +41,10 @@ export interface SharedRateLimitOptions {
   logger: { warn(fields: Record<string, unknown>, message: string): void };
 }
 
-export function createSharedRateLimits({ url, keyPrefix = 'agentex:rl:', commandTimeoutMs = 250, logger }: SharedRateLimitOptions): SharedRateLimits {
-  const client = new Redis(url, {
+export async function createSharedRateLimits({ url, keyPrefix = 'agentex:rl:', commandTimeoutMs = 250, logger }: SharedRateLimitOptions): Promise<SharedRateLimits> {
+  // The driver loads only when Redis is configured: SQLite users never load `ioredis`.
+  const ioredis = await import('ioredis');
+  const client = new ioredis.Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -4,7 +4,7 @@
  * in the same transaction, so listeners hear of a change only once it is committed, in commit order. Every instance
  * keeps one connection LISTENing; while it is down the store reports itself unavailable and keeps reconnecting.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Pool, PoolConfig } from 'pg';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
@@ -84,7 +84,9 @@ export async function createPostgresCircuitStateStore(options: PostgresCircuitSt
   assertNumber(where, 'maxReconnectDelayMs', maxReconnectDelayMs, { integer: true, min: 1 });
   const config: PoolConfig = { connectionString: url, max: maxConnections, connectionTimeoutMillis: connectionTimeoutMs, statement_timeout: statementTimeoutMs };
   if (schema !== undefined) config.options = `-c search_path=${schema}`;
-  const pool = new pg.Pool(config);
+  // The driver loads here, when a Postgres circuit store is opened: importing this module never loads `pg`.
+  const driver = (await import('pg')).default;
+  const pool = new driver.Pool(config);
   const onError = (err: Error) => logger.warn({ backend: 'postgres', error: describeCause(err) }, 'idle Postgres connection failed');
   pool.on('error', onError);
   let channel: string;
@@ -100,7 +102,7 @@ export async function createPostgresCircuitStateStore(options: PostgresCircuitSt
     throw new StoreUnavailableError('postgres', 'open', err);
   }
   const { max: _max, ...clientConfig } = config;
-  const store = new PostgresCircuitStateStore(pool, clientConfig, channel, maxReconnectDelayMs, logger);
+  const store = new PostgresCircuitStateStore(pool, () => new driver.Client(clientConfig), channel, maxReconnectDelayMs, logger);
   await store.listen();
   return store;
 }
@@ -138,7 +140,7 @@ class PostgresCircuitStateStore implements CircuitStateStore {
 
   constructor(
     private readonly pool: Pool,
-    private readonly clientConfig: pg.ClientConfig,
+    private readonly newClient: () => pg.Client,
     private readonly channel: string,
     private readonly maxReconnectDelayMs: number,
     private readonly logger: StateLogger,
@@ -151,7 +153,7 @@ class PostgresCircuitStateStore implements CircuitStateStore {
   /** Opens the listening connection; on failure schedules another attempt. Never rejects. */
   async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client(this.clientConfig);
+    const client = this.newClient();
     this.listener = client;
     const lost = (err?: Error) => {
       if (this.listener !== client) return;

@@ -3,7 +3,7 @@
  * the transcription of `applyCircuitOp` — that also PUBLISHes the new record, so the change and its announcement are
  * one atomic step and subscribers see changes in version order. Every instance keeps a subscriber connection.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { InvalidOptionsError } from '../common/errors.js';
 import { assertKnownKeys, assertNumber, assertString } from '../common/options.js';
 import { MAX_PROBE_LEASES, parseCircuitChange, type CircuitChange, type CircuitOpResult, type CircuitStateOp, type CircuitStateStore, type SharedCircuitRecord } from '../resilience/CircuitStateStore.js';
@@ -90,7 +90,9 @@ export async function createRedisCircuitStateStore(options: RedisCircuitStateSto
   assertNumber(where, 'commandTimeoutMs', commandTimeoutMs, { integer: true, min: 1 });
   assertNumber(where, 'maxReconnectDelayMs', maxReconnectDelayMs, { integer: true, min: 1 });
   const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxReconnectDelayMs);
-  const client = new Redis(url, {
+  // The driver loads here, when a Redis circuit store is opened: importing this module never loads `ioredis`.
+  const ioredis = await import('ioredis');
+  const client = new ioredis.Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -99,7 +101,7 @@ export async function createRedisCircuitStateStore(options: RedisCircuitStateSto
     retryStrategy,
   }) as ScriptClient;
   client.defineCommand('agentexCircuit', { numberOfKeys: 2, lua: SCRIPT });
-  const subscriber = new Redis(url, { lazyConnect: true, connectTimeout: connectTimeoutMs, retryStrategy, maxRetriesPerRequest: null, autoResubscribe: false });
+  const subscriber = new ioredis.Redis(url, { lazyConnect: true, connectTimeout: connectTimeoutMs, retryStrategy, maxRetriesPerRequest: null, autoResubscribe: false });
   const store = new RedisCircuitStateStore(client, subscriber, keyPrefix, logger);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
