@@ -456,15 +456,15 @@ class PostgresTraceStore implements TraceStore {
 
   async deleteByUser(userId: string | number): Promise<number> {
     const key = userKey(userId);
+    // Spans of the user's traces still waiting for assembly go first, or they would come back when finalized: a
+    // finalization that committed before this delete stored its trace, which the loop below then deletes; one that
+    // runs after it finds its claim gone and stores nothing.
+    await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
     let deleted = 0;
     for (;;) {
       const { rowCount } = await this.query('deleteByUser', { name: 'agentex_delete_user', text: DELETE_USER, values: [key, PG_PURGE_CHUNK] });
       deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < PG_PURGE_CHUNK) {
-        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
-        await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
-        return deleted;
-      }
+      if ((rowCount ?? 0) < PG_PURGE_CHUNK) return deleted;
     }
   }
 

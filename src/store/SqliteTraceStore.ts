@@ -487,6 +487,9 @@ class SqliteTraceStore implements TraceStore {
 
   async deleteByUser(userId: string | number): Promise<number> {
     const key = userKey(userId);
+    // Spans of the user's traces still waiting for assembly go first, or they would come back when finalized (a
+    // finalization between the chunks below finds its claim gone; one before stored a trace the chunks delete).
+    this.run('deleteByUser', () => this.deletePendingOfUser(key));
     let deleted = 0;
     for (;;) {
       const chunk = this.purgeChunk;
@@ -494,11 +497,7 @@ class SqliteTraceStore implements TraceStore {
       const n = this.run('deleteByUser', () => this.deleteChunk('userTraces', key, chunk));
       deleted += n;
       if (n > 0) this.checkpointer?.wrote();
-      if (n < chunk) {
-        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
-        this.run('deleteByUser', () => this.deletePendingOfUser(key));
-        return deleted;
-      }
+      if (n < chunk) return deleted;
       this.tuneChunk(performance.now() - started);
       await this.pause();
     }
