@@ -76,7 +76,7 @@ for (const backend of backends) {
     });
 
     const now = Date.now();
-    const span = (traceId: string, spanId: string, parent: string | null, userId: string) => ({
+    const span = (traceId: string, spanId: string, parent: string | null, userId?: string) => ({
       traceId,
       spanId,
       ...(parent ? { parentSpanId: parent } : {}),
@@ -85,7 +85,7 @@ for (const backend of backends) {
       endTimeUnixNano: `${now + 5}000000`,
       attributes: [
         { key: 'gen_ai.operation.name', value: { stringValue: parent ? 'execute_tool' : 'invoke_agent' } },
-        { key: 'user.id', value: { stringValue: userId } },
+        ...(userId ? [{ key: 'user.id', value: { stringValue: userId } }] : []),
       ],
     });
     const post = async (spans: object[]) => {
@@ -104,11 +104,13 @@ for (const backend of backends) {
       const stored = hex(16);
       const theirs = hex(16);
       const [root, child, late] = [hex(8), hex(8), hex(8)];
-      // One of the user's traces is stored already and gains a pending child; another is only pending; one of another user.
+      // One of the user's traces is stored already and gains a pending child (that names no user: the stored trace
+      // does); another is only pending; one of another user.
       await post([span(stored, root, null, user)]);
       await svc.ingest.flush();
       expect((await svc.store.get(stored))?.userId).toBe(user);
-      await post([span(stored, child, root, user), span(mine, hex(8), null, user), span(theirs, hex(8), null, other)]);
+      await post([span(stored, child, root)]);
+      await post([span(mine, hex(8), null, user), span(theirs, hex(8), null, other)]);
       await post([span(mine, hex(8), null, user)]);
       expect((await svc.store.pendingSize()).traces).toBe(3);
 

@@ -303,7 +303,9 @@ const DELETE_USER = `WITH doomed AS (SELECT trace_id FROM traces WHERE user_id =
   gone AS (DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 
-const DELETE_USER_PENDING = `WITH doomed AS (SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1),
+// A pending trace is the user's when a request named the user, or when it merges into a stored trace of the user.
+const DELETE_USER_PENDING = `WITH doomed AS (SELECT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1
+    UNION SELECT p.trace_id FROM pending_traces p JOIN traces t ON t.trace_id = p.trace_id WHERE t.user_id = $1),
   gone AS (DELETE FROM pending_spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM pending_traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 

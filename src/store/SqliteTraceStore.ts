@@ -256,7 +256,13 @@ function pendingStatements(db: Database.Database) {
     deleteSpan: db.prepare('DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?'),
     countSpans: db.prepare('SELECT COUNT(*) FROM pending_spans WHERE trace_id = ?').pluck(),
     deleteTrace: db.prepare('DELETE FROM pending_traces WHERE trace_id = ?'),
-    pendingOfUser: db.prepare("SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = ?").pluck(),
+    // A pending trace is the user's when a request named the user, or when it merges into a stored trace of the user.
+    pendingOfUser: db
+      .prepare(
+        `SELECT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = @key
+         UNION SELECT p.trace_id FROM pending_traces p JOIN traces t ON t.trace_id = p.trace_id WHERE t.user_id = @key`,
+      )
+      .pluck(),
     deleteSpansOf: db.prepare('DELETE FROM pending_spans WHERE trace_id = ?'),
     release: db.prepare('UPDATE pending_traces SET claim_token = NULL, claimed_until = NULL, span_count = ? WHERE trace_id = ?'),
   };
@@ -343,7 +349,7 @@ class SqliteTraceStore implements TraceStore {
     this.pending = pendingStatements(db);
     this.deletePendingOfUser = db.transaction((key: string) => {
       const p = this.pending;
-      for (const id of p.pendingOfUser.all(key) as string[]) {
+      for (const id of p.pendingOfUser.all({ key }) as string[]) {
         p.deleteSpansOf.run(id);
         p.deleteTrace.run(id);
       }
