@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, PG_URL, type TestSchema } from '../src/common/persistence/testing/postgres.js';
 import { createIngestAssembler } from '../src/server/IngestAssembler.js';
 import { createPostgresTraceStore } from '../src/store/PostgresTraceStore.js';
+import { assemblePending } from '../src/store/pending.js';
 import { makeTrace } from '../src/store/testing/fixtures.js';
 import type { TraceStore } from '../src/store/TraceStore.js';
 import { createTracer } from '../src/trace/Tracer.js';
@@ -78,6 +79,27 @@ describe.skipIf(!PG_URL)('two assemblers finalizing concurrently on one Postgres
       [traces.length - 1, 6],
     ]).toContainEqual([finalized, rejectedOwn]);
     await asmA.close();
+    await asmB.close();
+  }, 60_000);
+
+  it('a claim taken over after its lease expired: the late completion of the first instance stores nothing twice', async () => {
+    const asmB = createIngestAssembler({ store: b, tracer: createTracer({ sampleRate: 1 }), logger: quiet });
+    const t = makeTrace({ spans: 5, payloadChars: 40 });
+    expect(await asmB.accept([t])).toMatchObject({ ok: true });
+    const before = { a: a.counters(), b: b.counters() };
+    // Instance A claims the trace and stalls past its lease; B takes it over and finalizes while A's completion lands.
+    const stale = await a.claimPending({ all: true, settleMs: 0, windowMs: 60_000, limit: 10, leaseMs: 1000 });
+    expect(stale).toHaveLength(1);
+    const late = stale.map((c) => ({ traceId: c.traceId, claim: c.claim, spanIds: c.spans.map((p) => p.span.spanId), record: assemblePending(c.traceId, c.spans), keep: true, maxSpans: 1000 }));
+    const [fromA] = await Promise.all([a.completePending(late), asmB.sweep({ all: true, now: Date.now() + 60_000 })]);
+    const stored = await b.get(t.traceId);
+    expect(stored?.spans.map((s) => s.spanId).sort()).toEqual(t.spans.map((s) => s.spanId).sort());
+    expect(await b.pendingSize()).toEqual({ spans: 0, traces: 0 });
+    const delta = (k: 'tracesFinalized' | 'tracesMerged' | 'lostClaims') => (a.counters()[k] ?? 0) - (before.a[k] ?? 0) + (b.counters()[k] ?? 0) - (before.b[k] ?? 0);
+    // Whoever came first stored it; the other either lost its claim or found nothing left to claim.
+    expect(delta('tracesFinalized')).toBe(1);
+    expect(delta('tracesMerged')).toBe(0);
+    expect(delta('lostClaims')).toBe(fromA.lostClaims);
     await asmB.close();
   }, 60_000);
 });
