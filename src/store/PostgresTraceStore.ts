@@ -303,7 +303,9 @@ const DELETE_USER = `WITH doomed AS (SELECT trace_id FROM traces WHERE user_id =
   gone AS (DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 
-const DELETE_USER_PENDING = `WITH doomed AS (SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1),
+// A pending trace is the user's when a request named the user, or when it merges into a stored trace of the user.
+const DELETE_USER_PENDING = `WITH doomed AS (SELECT trace_id FROM pending_spans WHERE header IS NOT NULL AND header::jsonb ->> 'userId' = $1
+    UNION SELECT p.trace_id FROM pending_traces p JOIN traces t ON t.trace_id = p.trace_id WHERE t.user_id = $1),
   gone AS (DELETE FROM pending_spans WHERE trace_id IN (SELECT trace_id FROM doomed))
   DELETE FROM pending_traces WHERE trace_id IN (SELECT trace_id FROM doomed)`;
 
@@ -456,15 +458,15 @@ class PostgresTraceStore implements TraceStore {
 
   async deleteByUser(userId: string | number): Promise<number> {
     const key = userKey(userId);
+    // Spans of the user's traces still waiting for assembly go first, or they would come back when finalized: a
+    // finalization that committed before this delete stored its trace, which the loop below then deletes; one that
+    // runs after it finds its claim gone and stores nothing.
+    await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
     let deleted = 0;
     for (;;) {
       const { rowCount } = await this.query('deleteByUser', { name: 'agentex_delete_user', text: DELETE_USER, values: [key, PG_PURGE_CHUNK] });
       deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < PG_PURGE_CHUNK) {
-        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
-        await this.query('deleteByUser', { name: 'agentex_delete_user_pending', text: DELETE_USER_PENDING, values: [key] });
-        return deleted;
-      }
+      if ((rowCount ?? 0) < PG_PURGE_CHUNK) return deleted;
     }
   }
 

@@ -256,7 +256,13 @@ function pendingStatements(db: Database.Database) {
     deleteSpan: db.prepare('DELETE FROM pending_spans WHERE trace_id = ? AND span_id = ?'),
     countSpans: db.prepare('SELECT COUNT(*) FROM pending_spans WHERE trace_id = ?').pluck(),
     deleteTrace: db.prepare('DELETE FROM pending_traces WHERE trace_id = ?'),
-    pendingOfUser: db.prepare("SELECT DISTINCT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = ?").pluck(),
+    // A pending trace is the user's when a request named the user, or when it merges into a stored trace of the user.
+    pendingOfUser: db
+      .prepare(
+        `SELECT trace_id FROM pending_spans WHERE header IS NOT NULL AND CAST(json_extract(header, '$.userId') AS TEXT) = @key
+         UNION SELECT p.trace_id FROM pending_traces p JOIN traces t ON t.trace_id = p.trace_id WHERE t.user_id = @key`,
+      )
+      .pluck(),
     deleteSpansOf: db.prepare('DELETE FROM pending_spans WHERE trace_id = ?'),
     release: db.prepare('UPDATE pending_traces SET claim_token = NULL, claimed_until = NULL, span_count = ? WHERE trace_id = ?'),
   };
@@ -343,7 +349,7 @@ class SqliteTraceStore implements TraceStore {
     this.pending = pendingStatements(db);
     this.deletePendingOfUser = db.transaction((key: string) => {
       const p = this.pending;
-      for (const id of p.pendingOfUser.all(key) as string[]) {
+      for (const id of p.pendingOfUser.all({ key }) as string[]) {
         p.deleteSpansOf.run(id);
         p.deleteTrace.run(id);
       }
@@ -487,6 +493,9 @@ class SqliteTraceStore implements TraceStore {
 
   async deleteByUser(userId: string | number): Promise<number> {
     const key = userKey(userId);
+    // Spans of the user's traces still waiting for assembly go first, or they would come back when finalized (a
+    // finalization between the chunks below finds its claim gone; one before stored a trace the chunks delete).
+    this.run('deleteByUser', () => this.deletePendingOfUser(key));
     let deleted = 0;
     for (;;) {
       const chunk = this.purgeChunk;
@@ -494,11 +503,7 @@ class SqliteTraceStore implements TraceStore {
       const n = this.run('deleteByUser', () => this.deleteChunk('userTraces', key, chunk));
       deleted += n;
       if (n > 0) this.checkpointer?.wrote();
-      if (n < chunk) {
-        // Spans of the user's traces still waiting for assembly go too, or they would come back when finalized.
-        this.run('deleteByUser', () => this.deletePendingOfUser(key));
-        return deleted;
-      }
+      if (n < chunk) return deleted;
       this.tuneChunk(performance.now() - started);
       await this.pause();
     }

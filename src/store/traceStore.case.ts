@@ -565,6 +565,28 @@ export function runTraceStoreContract({ create }: TraceStoreContract): void {
       expect(await store.get(other)).not.toBeNull();
     });
 
+    it('erases spans pending for a stored trace of the user even when their request named no user', async () => {
+      const store = await open();
+      const t = { ...makeTrace(), userId: 'gone-too' };
+      await store.put([t], { origin: 'ingest' });
+      await store.addPending([piece(t.traceId, [span(randomSpanId(), t.spans[0]!.spanId)])], limits);
+      expect(await store.deleteByUser('gone-too')).toBe(1);
+      expect(await store.pendingSize()).toEqual({ spans: 0, traces: 0 });
+      await finish(store, await store.claimPending({ ...claimOpts, all: true }));
+      expect(await store.get(t.traceId)).toBeNull();
+    });
+
+    it('stores nothing of a trace claimed for finalization when its user is erased before the completion', async () => {
+      const store = await open();
+      const traceId = randomTraceId();
+      await store.addPending([piece(traceId, [span(randomSpanId(), null)], { userId: 'gone' })], limits);
+      const claimed = await store.claimPending({ ...claimOpts, all: true });
+      expect(await store.deleteByUser('gone')).toBe(0);
+      expect(await finish(store, claimed)).toMatchObject({ stored: 0, lostClaims: 1 });
+      expect(await store.get(traceId)).toBeNull();
+      expect(await store.pendingSize()).toEqual({ spans: 0, traces: 0 });
+    });
+
     it('stores an ingested trace put with origin ingest as mergeable', async () => {
       const store = await open();
       const t = makeTrace();
