@@ -75,20 +75,20 @@ async function measureBackend(backend: Backend, iterations: number, opens: numbe
     const [localNs, sharedNs] = await interleaved(() => local.execute(ok), () => closedPath.execute(ok), iterations);
     closedPath.dispose();
 
-    const a = circuitBreaker({ name, threshold: 1, cooldownMs: 600_000, stateStore: one });
-    const b = circuitBreaker({ name, threshold: 1, cooldownMs: 600_000, stateStore: two });
+    // A fresh circuit per open: a reset followed at once by a failure through the same instance can lose the shared
+    // open while that instance's own reset notification is in flight (reported; not what this measures).
     const times: number[] = [];
     for (let i = 0; i < opens; i++) {
+      const a = circuitBreaker({ name: `${name}-${i}`, threshold: 1, cooldownMs: 600_000, stateStore: one });
+      const b = circuitBreaker({ name: `${name}-${i}`, threshold: 1, cooldownMs: 600_000, stateStore: two });
       const opened = reaches(b, 'open');
       const start = performance.now();
       await a.execute(failing).catch(() => undefined);
       await opened;
       times.push(performance.now() - start);
-      a.reset();
-      await Promise.all([reaches(a, 'closed'), reaches(b, 'closed')]);
+      a.dispose();
+      b.dispose();
     }
-    a.dispose();
-    b.dispose();
     return [
       backend.label,
       formatNs(localNs),
@@ -160,7 +160,7 @@ const suite: BenchSuite = {
         'Closed path: `execute` of a resolved function, median ns/call over 7 alternating rounds of the local and the shared ' +
         'breaker in the same run (goal ≤ 2× local). Propagation: from a failing call ' +
         'on breaker A (threshold 1) to breaker B, same name on a second store connection, reporting open (goal p99 ≤ 1 s); ' +
-        `then a reset through A, awaited on both.`,
+        'a fresh circuit name per open.',
     };
   },
 };
