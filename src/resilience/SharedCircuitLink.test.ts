@@ -115,6 +115,23 @@ describe('breakers sharing a state store', () => {
     expect(await a.execute(ok)).toBe('ok');
   });
 
+  it('opens on a failure that started right after its own reset (the reset coming back does not orphan it)', async () => {
+    const stateStore = memoryCircuitStateStore();
+    const a = circuitBreaker({ name: 'exa', threshold: 1, cooldownMs: 60_000, stateStore });
+    const b = circuitBreaker({ name: 'exa', threshold: 1, cooldownMs: 60_000, stateStore });
+    const bOpen = becomes(b, 'open');
+    await a.execute(fail).catch(() => undefined);
+    await bOpen;
+    a.reset();
+    // Started before the store has answered the reset (and announced it): its failure must still count.
+    const bOpenAgain = becomes(b, 'open');
+    await a.execute(fail).catch(() => undefined);
+    expect(a.state).toBe('open');
+    expect((await bOpenAgain).reason).toBe('consecutive_failures');
+    await new Promise((resolve) => setImmediate(resolve)); // the reset's answer and announcement have been heard
+    expect(a.state).toBe('open');
+  });
+
   it('never touches the store on the closed path', async () => {
     const stateStore = switchable();
     const a = circuitBreaker({ name: 'exa', threshold: 3, stateStore });

@@ -81,10 +81,19 @@ export class SharedCircuitLink {
     return !this.disposed && this.store.available;
   }
 
+  /** Resets of ours not yet heard back from the store (0 or 1: resets in a row are one reset). */
+  private ownResets = 0;
+
   /** A change announced by the store (any instance). */
   heard(record: SharedCircuitRecord, fresh = true): void {
     if (record.version <= this.version || this.disposed) return;
     this.version = record.version;
+    // Our own reset coming back (the store's answer or its announcement) was already applied here: resetting again
+    // would orphan the calls started since, so a failure right after a reset could never open the circuit.
+    if (this.ownResets > 0 && record.state === 'closed' && record.reason === 'reset') {
+      this.ownResets--;
+      fresh = false;
+    }
     this.breaker.adopt(record, fresh);
   }
 
@@ -105,6 +114,7 @@ export class SharedCircuitLink {
   /** Reset here: reset everywhere. */
   reset(): void {
     if (!this.active) return;
+    this.ownResets = Math.min(this.ownResets + 1, 1);
     this.store.apply(this.breaker.name, { type: 'reset' }).then(
       (r) => this.learn(r.record),
       () => undefined,
